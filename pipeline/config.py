@@ -1,0 +1,128 @@
+"""Every tunable has one home: these pydantic models, loaded from ``configs/*.yaml``.
+
+Unknown keys are rejected, and errors name the file and the key: a de-identification tool must
+never fall back silently to defaults when the user's file fails to parse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.deid.config import DeidentifyConfig
+from pipeline.export.config import ExportConfig
+from pipeline.speakers.config import SpeakersConfig
+
+DEFAULT_VERBATIM_PROMPT = (
+    "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. "
+    "So, uh, I- I mean, you know, it was, er, it was fine."
+)
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Strict):
+    keep_channels: bool = Field(True, description="Also keep a 16 kHz copy with the original channels (speaker-per-channel recordings).")
+    ffmpeg_timeout_s: float = Field(3600, gt=0, description="Give up decoding one file after this many seconds.")
+
+
+class VerbatimConfig(_Strict):
+    enabled: bool = Field(True, description="Keep fillers and false starts; mark pauses and uncertain words.")
+    prompt: str = Field(DEFAULT_VERBATIM_PROMPT, description="Initial prompt written in verbatim style (fillers, false starts).")
+    pause_min_seconds: float = Field(2.0, gt=0, description="Mark silences between words at least this long.")
+    pause_marker: str = Field("({seconds:.0f} s)", description="Text of a pause marker; {seconds} is the pause length.")
+    uncertain_threshold: float = Field(0.0, ge=0, le=1, description="Mark words with probability below this (0: off).")
+    uncertain_marker: str = Field("{word} [?]", description="Text of an uncertain word; {word} is the word.")
+
+
+class TranscribeConfig(_Strict):
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model: str = Field("base", description="tiny.en or base (offline, from PyPI packages), a model folder, or a hub name.")
+    language: str | None = Field(None, description="ISO code such as 'en' or 'da'; null: detect per file.")
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = Field("int8", description="faster-whisper compute type: int8 on CPU, float16 on GPU.")
+    cpu_threads: int = Field(0, ge=0, description="Threads per worker; 0: chosen from the core count.")
+    beam_size: int = Field(5, ge=1, le=20)
+    vad_filter: bool = Field(True, description="Skip long silences with Silero VAD (faster-whisper only).")
+    condition_on_previous_text: bool = True
+    verbatim: VerbatimConfig = Field(default_factory=VerbatimConfig)
+
+
+class RunConfig(_Strict):
+    workers: int = Field(0, ge=0, description="Worker processes; 0: chosen from cores and memory.")
+    executor: Literal["local", "dask", "dask-local"] = "local"
+    scheduler: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786 (executor: dask).")
+
+
+class PipelineConfig(_Strict):
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
+    speakers: SpeakersConfig = Field(default_factory=SpeakersConfig)
+    deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    def section_hash_input(self, section: str) -> dict[str, Any]:
+        return getattr(self, section).model_dump(mode="json")
+
+
+def _format_validation_error(source: str, e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{loc}: {msg}")
+    return f"{source}: invalid configuration: " + "; ".join(parts)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Load and validate a YAML config (or the defaults), then apply CLI overrides.
+
+    ``overrides`` maps dotted keys (``"transcribe.model"``) to values; ``None`` values are skipped.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read configuration ({type(e).__name__})") from e
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(loaded).__name__}")
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: '{key}' must be a mapping")
+        node[leaf] = value
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(source, e)) from e

@@ -1,0 +1,65 @@
+"""One small interface for speech-recognition engines, and the name -> class registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.schema import Segment
+
+SAMPLE_RATE = 16000
+
+
+class EngineError(RuntimeError):
+    """An engine could not load its model or decode; the message names the model or file."""
+
+
+@dataclass
+class DecodeOptions:
+    """Decoding settings shared by every engine (both get the same, so timings compare)."""
+
+    language: str | None = None  # None: detect
+    beam_size: int = 5
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+    condition_on_previous_text: bool = True
+    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    vad_filter: bool = False
+    suppress_blank: bool = True
+    # Token ids to suppress; [-1] is whisper's default set. Verbatim mode may pass [] so that
+    # fillers written with punctuation are not suppressed.
+    suppress_tokens: list[int] = field(default_factory=lambda: [-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["temperature"] = list(self.temperature)
+        return d
+
+
+@dataclass
+class EngineResult:
+    segments: list[Segment]
+    language: str | None
+    language_probability: float | None
+    model: dict[str, Any]  # name, source, sha256, engine version: goes into provenance
+
+
+ProgressCallback = Callable[[float], None]  # called with seconds of audio done so far
+
+
+class ASREngine(ABC):
+    """Load a model once, then transcribe many 16 kHz mono float32 arrays with it."""
+
+    name: str = ""
+
+    @abstractmethod
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        options: DecodeOptions,
+        progress: ProgressCallback | None = None,
+    ) -> EngineResult: ...
