@@ -1,0 +1,447 @@
+"""Runs the stages over a batch: resumable, one lock per output folder, one manifest.
+
+Audio stages (ingest -> transcribe -> speakers) run per interview, in this process or in worker
+processes. The coordinator (this process) then pseudonymises and exports the interviews in id
+order, so pseudonyms are assigned in the same order on every run, and it alone writes the
+manifest and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import PipelineConfig
+from pipeline.schema import AudioInfo, SchemaError, Transcript
+from pipeline.stages import ingest, transcribe
+from pipeline.store import (
+    Layout,
+    Manifest,
+    OutputLock,
+    StageRecord,
+    StoreError,
+    atomic_write_text,
+    now,
+    sha256_file,
+    sha256_json,
+    slugify,
+)
+
+logger = logging.getLogger(__name__)
+
+AUDIO_STAGES = ("ingest", "transcribe", "speakers")
+ALL_STAGES = (*AUDIO_STAGES, "deidentify", "export")
+MEDIA_SUFFIXES = {
+    ".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff", ".amr",
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".3gp", ".wmv",
+}  # fmt: skip
+SPEAKERS_NAME = "transcript.json"  # the speaker-tagged raw transcript: what deidentify reads
+PROJECT = "_project"
+
+
+@dataclass
+class Job:
+    """One interview: where it comes from and what is already known about its stages."""
+
+    interview_id: str
+    source: str
+    kind: str = "audio"  # "audio" | "transcript" (an existing transcript to pseudonymise)
+
+
+@dataclass
+class Outcome:
+    interview_id: str
+    source: str
+    status: str = "done"  # "done" | "failed"
+    error: str | None = None
+    failed_stage: str | None = None
+    duration: float | None = None
+    stages_run: list[str] = field(default_factory=list)
+    stages_skipped: list[str] = field(default_factory=list)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery and ids
+
+
+def discover(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Outcome]]:
+    """Expand files and folders into media files; missing paths become failures, not exceptions."""
+    files: list[Path] = []
+    missing: list[Outcome] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
+            if not found:
+                logger.warning("%s: folder holds no audio or video files", p)
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append(Outcome(interview_id="-", source=str(p), status="failed", error=f"{p}: no such file or folder", failed_stage="ingest"))
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        r = f.resolve()
+        if r not in seen:
+            seen.add(r)
+            unique.append(f)
+    return unique, missing
+
+
+def assign_ids(files: list[Path], manifest: Manifest) -> list[Job]:
+    """Ids come from file names; a source keeps its id across runs (recorded in the manifest)."""
+    jobs: list[Job] = []
+    taken = set(manifest.interviews)
+    for f in files:
+        source = str(f.resolve())
+        iid = manifest.id_for_source(source)
+        if iid is None:
+            base = slugify(f.stem)
+            iid, n = base, 2
+            while iid in taken or iid == PROJECT:
+                iid, n = f"{base}-{n}", n + 1
+            manifest.interview(iid)["source"] = source
+        taken.add(iid)
+        jobs.append(Job(interview_id=iid, source=source, kind="transcript" if f.suffix.lower() in (".json", ".txt") else "audio"))
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio stages (may run in a worker process: no manifest writes here)
+
+
+def _config_hash(config: PipelineConfig, section: str) -> str:
+    data = config.section_hash_input(section)
+    if section == "transcribe":
+        data = {k: v for k, v in data.items() if k not in ("cpu_threads",)}  # threads don't change text
+    return sha256_json(data)
+
+
+def _speakers_config_for(config: PipelineConfig):
+    return config.speakers
+
+
+def run_audio_stages(
+    job: Job,
+    out: str,
+    config: PipelineConfig,
+    prior: dict[str, dict[str, Any]],
+    *,
+    workers: int = 1,
+    progress_factory: Callable[[str, float], Any] | None = None,
+) -> Outcome:
+    """Ingest, transcribe and tag speakers for one interview, skipping stages that are fresh."""
+    layout = Layout(out)
+    manifest = Manifest(layout)
+    manifest.interview(job.interview_id)["stages"] = dict(prior)
+    rdir = layout.restricted(job.interview_id)
+    outcome = Outcome(interview_id=job.interview_id, source=job.source)
+    stage = "ingest"
+    try:
+        # ingest
+        input_hash = sha256_file(job.source) if Path(job.source).is_file() else "missing"
+        chash = _config_hash(config, "ingest")
+        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
+            info = AudioInfo.from_dict(json.loads((rdir / ingest.INFO_NAME).read_text()))
+            outcome.stages_skipped.append(stage)
+        else:
+            t0 = time.monotonic()
+            info = ingest.run(job.source, job.interview_id, rdir, config.ingest)
+            rec = StageRecord("done", input_hash, chash, manifest.record_outputs(ingest.output_paths(rdir, info)), round(time.monotonic() - t0, 2), now())
+            outcome.records[stage] = rec.__dict__
+            manifest.set_stage(job.interview_id, stage, rec)
+            outcome.stages_run.append(stage)
+        outcome.duration = info.duration
+
+        # transcribe
+        stage = "transcribe"
+        asr_path = rdir / transcribe.OUTPUT_NAME
+        input_hash = manifest.stage(job.interview_id, "ingest").outputs[f"restricted/{job.interview_id}/{info.normalized_path}"]
+        chash = _config_hash(config, "transcribe")
+        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
+            outcome.stages_skipped.append(stage)
+            asr = Transcript.load(asr_path)
+        else:
+            t0 = time.monotonic()
+            bar = progress_factory(job.interview_id, info.duration) if progress_factory else None
+            try:
+                asr = transcribe.run(info, rdir, config.transcribe, workers=workers, progress=bar.update_to if bar else None)
+            finally:
+                if bar:
+                    bar.close()
+            atomic_write_text(asr_path, asr.to_json())
+            rec = StageRecord("done", input_hash, chash, manifest.record_outputs([asr_path]), round(time.monotonic() - t0, 2), now())
+            outcome.records[stage] = rec.__dict__
+            manifest.set_stage(job.interview_id, stage, rec)
+            outcome.stages_run.append(stage)
+
+        # speakers
+        stage = "speakers"
+        from pipeline.stages import speakers
+
+        spk_path = rdir / SPEAKERS_NAME
+        input_hash = sha256_json([manifest.stage(job.interview_id, "transcribe").outputs, manifest.stage(job.interview_id, "ingest").outputs])
+        chash = _config_hash(config, "speakers")
+        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
+            outcome.stages_skipped.append(stage)
+        else:
+            t0 = time.monotonic()
+            tagged = speakers.run(asr, info, rdir, config.speakers)
+            atomic_write_text(spk_path, tagged.to_json())
+            rec = StageRecord("done", input_hash, chash, manifest.record_outputs([spk_path]), round(time.monotonic() - t0, 2), now())
+            outcome.records[stage] = rec.__dict__
+            outcome.stages_run.append(stage)
+    except (ingest.InputError, SchemaError, StoreError, ValueError) as e:
+        outcome.status, outcome.error, outcome.failed_stage = "failed", str(e), stage
+    except Exception as e:  # one file's failure must not stop the batch
+        logger.exception("%s: stage %s failed", job.interview_id, stage)
+        outcome.status, outcome.failed_stage = "failed", stage
+        outcome.error = f"{Path(job.source).name}: {stage} failed ({type(e).__name__}: {str(e)[:160]})"
+    return outcome
+
+
+def pool_initializer() -> None:
+    """Worker processes inherit nothing heavy; models load on first use and stay loaded."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_audio_stages_in_worker(args: tuple) -> Outcome:
+    job, out, config_json, prior, workers = args
+    config = PipelineConfig.model_validate_json(config_json)
+    return run_audio_stages(job, out, config, prior, workers=workers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coordinator: pseudonymise and export in id order; the only writer of the manifest and the key
+
+
+class _SecondsBar:
+    """A tqdm bar over audio seconds that engines can push absolute positions into."""
+
+    def __init__(self, label: str, total: float, enabled: bool):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=round(total, 1), desc=f"  {label}", unit="s audio", leave=False, disable=not enabled,
+                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+
+    def update_to(self, seconds: float) -> None:
+        self._bar.update(max(0.0, min(seconds, self._bar.total) - self._bar.n))
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class Coordinator:
+    def __init__(self, out: str | Path, config: PipelineConfig, *, passphrase: str | None = None, progress: bool = True):
+        self.layout = Layout(out)
+        self.config = config
+        self.passphrase = passphrase
+        self.progress = progress
+        self.manifest: Manifest | None = None
+        self._deidentifier = None
+        self._key = None
+
+    @property
+    def key_path(self) -> Path:
+        return self.layout.restricted_root / "key.json"
+
+    # -- de-identification ----------------------------------------------------------------
+    def _key_store(self):
+        if self._key is None:
+            from pipeline.deid.key import PseudonymKey
+
+            self._key = PseudonymKey.load(self.key_path, self.passphrase)
+        return self._key
+
+    def _engine(self):
+        if self._deidentifier is None:
+            from pipeline.deid.engine import Deidentifier
+
+            self._deidentifier = Deidentifier(self.config.deidentify)
+        return self._deidentifier
+
+    def deidentify(self, interview_id: str) -> str:
+        """Pseudonymise one interview's speaker-tagged transcript; returns 'run' or 'skipped'."""
+        from pipeline.stages.deidentify import write_deidentified
+
+        m = self.manifest
+        src = self.layout.restricted(interview_id) / SPEAKERS_NAME
+        input_hash = sha256_file(src)
+        chash = _config_hash(self.config, "deidentify")
+        if m.is_fresh(interview_id, "deidentify", input_hash, chash):
+            return "skipped"
+        t0 = time.monotonic()
+        raw = Transcript.load(src)
+        key = self._key_store()
+        shareable, redactions = self._engine().deidentify(raw, key)
+        rdir, sdir = self.layout.restricted(interview_id), self.layout.shareable(interview_id)
+        write_deidentified(shareable, redactions, rdir, sdir)
+        key.save(self.key_path)
+        outputs = [rdir / "redactions.json", sdir / "transcript.json", sdir / "transcript.txt"]
+        m.set_stage(interview_id, "deidentify", StageRecord("done", input_hash, chash, m.record_outputs(outputs), round(time.monotonic() - t0, 2), now()))
+        m.save()
+        logger.info("%s: %d replacement(s)", interview_id, len(redactions))
+        return "run"
+
+    # -- export -------------------------------------------------------------------------
+    def export(self) -> list[Path]:
+        """Write every configured format for all pseudonymised interviews in this output folder."""
+        from pipeline.stages import export as export_stage
+
+        m = self.manifest
+        ids = sorted(i for i in m.interviews if i != PROJECT and (m.stage(i, "deidentify") or StageRecord("", "", "")).status == "done")
+        if not ids:
+            return []
+        paths = [self.layout.shareable(i) / "transcript.json" for i in ids]
+        input_hash = sha256_json({i: sha256_file(p) for i, p in zip(ids, paths)})
+        chash = _config_hash(self.config, "export")
+        if m.is_fresh(PROJECT, "export", input_hash, chash):
+            return []
+        t0 = time.monotonic()
+        transcripts = [Transcript.load(p) for p in paths]
+        audio = None
+        if self.config.export.include_audio_in_qdpx:
+            audio = {i: self.layout.restricted(i) / ingest.NORMALIZED_NAME for i in ids}
+        written = export_stage.run(transcripts, self.layout.shareable_root, self.config.export, audio_paths=audio)
+        m.set_stage(PROJECT, "export", StageRecord("done", input_hash, chash, m.record_outputs(list(written)), round(time.monotonic() - t0, 2), now()))
+        m.save()
+        return list(written)
+
+    # -- the batch ------------------------------------------------------------------------
+    def _merge(self, outcome: Outcome) -> None:
+        rec = self.manifest.interview(outcome.interview_id)
+        rec["source"] = outcome.source
+        for stage, data in outcome.records.items():
+            rec["stages"][stage] = data
+        if outcome.status == "failed":
+            rec["stages"][outcome.failed_stage] = StageRecord("failed", "", "", error=outcome.error, finished_at=now()).__dict__
+            for later in ALL_STAGES[ALL_STAGES.index(outcome.failed_stage) + 1 :]:
+                rec["stages"].pop(later, None)
+        if outcome.duration is not None:
+            rec["duration"] = outcome.duration
+        self.manifest.save()
+
+    def _finish_one(self, outcome: Outcome) -> None:
+        if outcome.status != "done":
+            return
+        try:
+            step = self.deidentify(outcome.interview_id)
+            (outcome.stages_run if step == "run" else outcome.stages_skipped).append("deidentify")
+        except Exception as e:
+            if not isinstance(e, (ValueError, StoreError, SchemaError)):
+                logger.exception("%s: deidentify failed", outcome.interview_id)
+            outcome.status, outcome.failed_stage = "failed", "deidentify"
+            outcome.error = f"{outcome.interview_id}: deidentify failed ({type(e).__name__}: {str(e)[:160]})"
+            self._merge(outcome)
+
+    def run(self, jobs_or_inputs: Iterable[str | Path], *, transcripts: bool = False) -> list[Outcome]:
+        from tqdm import tqdm
+
+        lock = OutputLock(self.layout.out).acquire()
+        try:
+            self.layout.create()
+            self.layout.remove_stale_temp_files()
+            self.manifest = Manifest.load(self.layout)
+            files, outcomes = discover(jobs_or_inputs) if not transcripts else ([Path(p) for p in jobs_or_inputs], [])
+            jobs = assign_ids(files, self.manifest)
+            self.manifest.save()
+            bar = tqdm(total=len(jobs), desc="interviews", unit="file", disable=not self.progress)
+            done: list[Outcome] = []
+            if transcripts:
+                for job in sorted(jobs, key=lambda j: j.interview_id):
+                    o = self._ingest_transcript(job)
+                    self._merge(o)
+                    self._finish_one(o)
+                    done.append(o)
+                    bar.update(1)
+            else:
+                done = self._run_audio(jobs, bar)
+            bar.close()
+            if any(o.status == "done" for o in done):
+                self.export()
+            return outcomes + sorted(done, key=lambda o: o.interview_id)
+        finally:
+            lock.release()
+
+    def _ingest_transcript(self, job: Job) -> Outcome:
+        """An existing transcript (JSON or 'Speaker: text' lines) enters as the speaker-tagged transcript."""
+        from pipeline.stages.deidentify import read_transcript_file
+
+        outcome = Outcome(interview_id=job.interview_id, source=job.source)
+        try:
+            t = read_transcript_file(Path(job.source))
+            t.interview_id = job.interview_id
+            dest = self.layout.restricted(job.interview_id) / SPEAKERS_NAME
+            input_hash = sha256_file(job.source)
+            if not self.manifest.is_fresh(job.interview_id, "speakers", input_hash, "transcript-input"):
+                atomic_write_text(dest, t.to_json())
+                outcome.records["speakers"] = StageRecord("done", input_hash, "transcript-input", self.manifest.record_outputs([dest]), 0.0, now()).__dict__
+            outcome.duration = t.duration
+        except (SchemaError, StoreError, ValueError, OSError) as e:
+            outcome.status, outcome.failed_stage, outcome.error = "failed", "speakers", str(e)
+        return outcome
+
+    def _run_audio(self, jobs: list[Job], bar) -> list[Outcome]:
+        workers = resolve_workers(self.config)
+        ordered = sorted(jobs, key=lambda j: j.interview_id)
+        results: dict[str, Outcome] = {}
+        next_idx = 0
+
+        def drain() -> None:
+            nonlocal next_idx
+            while next_idx < len(ordered) and ordered[next_idx].interview_id in results:
+                self._finish_one(results[ordered[next_idx].interview_id])
+                next_idx += 1
+
+        def prior(job: Job) -> dict[str, Any]:
+            return dict(self.manifest.interview(job.interview_id).get("stages", {}))
+
+        if workers <= 1 or len(ordered) <= 1:
+            factory = (lambda label, total: _SecondsBar(label, total, self.progress)) if self.progress else None
+            for job in ordered:
+                o = run_audio_stages(job, str(self.layout.out), self.config, prior(job), workers=1, progress_factory=factory)
+                self._merge(o)
+                results[job.interview_id] = o
+                bar.update(1)
+                drain()
+        else:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+
+            cfg = self.config.model_dump_json()
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=pool_initializer) as pool:
+                futures = {pool.submit(run_audio_stages_in_worker, (job, str(self.layout.out), cfg, prior(job), workers)): job for job in ordered}
+                for fut in cf.as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        o = fut.result()
+                    except Exception as e:  # a worker died (killed, out of memory)
+                        o = Outcome(job.interview_id, job.source, "failed", f"{Path(job.source).name}: worker failed ({type(e).__name__})", "ingest")
+                    self._merge(o)
+                    results[job.interview_id] = o
+                    bar.update(1)
+                    drain()
+        drain()
+        return [results[j.interview_id] for j in ordered]
+
+
+def resolve_workers(config: PipelineConfig) -> int:
+    """Worker processes: the configured number, else one per 2 cores and per 2.5 GB of free memory."""
+    if config.run.workers:
+        return config.run.workers
+    import os
+
+    import psutil
+
+    cores = os.cpu_count() or 1
+    by_memory = int(psutil.virtual_memory().available / 2.5e9)
+    return max(1, min(cores // 2, by_memory))
