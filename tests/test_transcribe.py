@@ -1,0 +1,106 @@
+"""Transcription stage: real engines on real clips, verbatim markers, silence, language."""
+
+from __future__ import annotations
+
+import re
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import eval_path, ffmpeg
+from pipeline.config import TranscribeConfig, VerbatimConfig, load_config
+from pipeline.schema import Segment, Word
+from pipeline.stages import ingest, transcribe
+
+
+def norm(text: str) -> str:
+    text = re.sub(r"\(\d+ s\)|\[\?\]", " ", text.lower())
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text).split())
+
+
+def _seg(i, words):
+    return Segment(id=i, start=words[0][0], end=words[-1][1], text=" ".join(w[2] for w in words),
+                   words=[Word(s, e, t, p) for s, e, t, p in words])
+
+
+@pytest.mark.parametrize(
+    ("segments", "verbatim", "expected"),
+    [
+        # a pause inside a segment
+        ([[(0.0, 0.5, "So", 0.9), (3.0, 3.4, "yes.", 0.9)]], VerbatimConfig(), ["So (2 s) yes."]),
+        # a pause between segments goes at the start of the next one
+        ([[(0.0, 0.5, "Well.", 0.9)], [(4.0, 4.5, "Right.", 0.9)]], VerbatimConfig(), ["Well.", "(4 s) Right."]),
+        # a short gap is not a pause
+        ([[(0.0, 0.5, "a", 0.9), (1.5, 2.0, "b", 0.9)]], VerbatimConfig(), ["a b"]),
+        # uncertain words marked only when a threshold is set
+        ([[(0.0, 0.5, "Jensen", 0.2), (0.6, 0.9, "said", 0.95)]], VerbatimConfig(uncertain_threshold=0.5), ["Jensen [?] said"]),
+        ([[(0.0, 0.5, "Jensen", 0.2)]], VerbatimConfig(), ["Jensen"]),
+        # custom markers
+        ([[(0.0, 0.5, "x", 0.1), (5.0, 5.5, "y", 0.9)]],
+         VerbatimConfig(pause_marker="[pause {seconds:.1f}]", uncertain_threshold=0.3, uncertain_marker="[inaudible]"),
+         ["[inaudible] [pause 4.5] y"]),
+        # verbatim off: untouched
+        ([[(0.0, 0.5, "So", 0.1), (3.0, 3.4, "yes.", 0.9)]], VerbatimConfig(enabled=False), ["So yes."]),
+    ],
+)
+def test_verbatim_markers(segments, verbatim, expected):
+    segs = [_seg(i, s) for i, s in enumerate(segments)]
+    out = transcribe.apply_verbatim(segs, TranscribeConfig(verbatim=verbatim))
+    assert [s.text for s in out] == expected
+    for s in out:  # markers are words of their own: text can always be rebuilt from words
+        assert s.text == " ".join(w.text for w in s.words)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_config(None, {"transcribe.model": "tiny.en"}).transcribe
+
+
+def _ingest(src, tmp_path, name="x"):
+    return ingest.run(src, name, tmp_path, load_config().ingest)
+
+
+def test_real_clip_words_are_timed_and_accurate(tiny, tmp_path):
+    info = _ingest(eval_path("asr", "jfk.flac"), tmp_path)
+    t = transcribe.run(info, tmp_path, tiny)
+    ref = eval_path("asr", "jfk.expected.txt").read_text()
+    assert jiwer.wer(norm(ref), norm(t.text)) <= 0.10
+    words = [w for s in t.segments for w in s.words]
+    assert len(words) >= 20
+    assert all(0 <= w.start <= w.end <= info.duration + 0.5 and 0 <= w.probability <= 1 for w in words)
+    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+    assert t.provenance["transcribe"]["model"]["sha256"]
+
+
+def test_long_pause_is_marked_between_the_words(tiny, tmp_path):
+    a, b = eval_path("asr", "harvard", "spk1_snt1.wav"), eval_path("asr", "harvard", "spk1_snt2.wav")
+    src = tmp_path / "pause.wav"
+    ffmpeg("-i", str(a), "-f", "lavfi", "-t", "3.5", "-i", "anullsrc=r=16000:cl=mono", "-i", str(b),
+           "-filter_complex", "[0:a]aresample=16000,aformat=channel_layouts=mono[x];[2:a]aresample=16000,aformat=channel_layouts=mono[z];[x][1:a][z]concat=n=3:v=0:a=1", str(src))
+    info = _ingest(src, tmp_path / "o")
+    t = transcribe.run(info, tmp_path / "o", tiny)
+    text = t.text
+    m = re.search(r"\((\d+) s\)", text)
+    assert m, "no pause marker"
+    assert 3 <= int(m.group(1)) <= 5
+    before, after = norm(text[: m.start()]), norm(text[m.end():])
+    assert "dog" in before and "figures" in after
+
+
+def test_silence_gives_an_empty_transcript(tiny, tmp_path):
+    src = tmp_path / "silence.wav"
+    sf.write(src, np.zeros(16000 * 5, dtype="float32"), 16000)
+    info = _ingest(src, tmp_path / "o")
+    t = transcribe.run(info, tmp_path / "o", tiny)
+    assert t.segments == [] and t.duration == pytest.approx(5.0)
+
+
+def test_language_is_detected_with_the_multilingual_model(tmp_path):
+    cfg = load_config(None, {"transcribe.model": "base"}).transcribe
+    info = _ingest(eval_path("asr", "leopard_de.wav"), tmp_path)
+    t = transcribe.run(info, tmp_path, cfg)
+    assert t.language == "de"
+    forced = transcribe.run(info, tmp_path, cfg.model_copy(update={"language": "da"}))
+    assert forced.language == "da"
