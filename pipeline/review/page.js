@@ -1,0 +1,489 @@
+"use strict";
+/* The review page: renders the transcript once (one innerHTML build), filters by toggling classes,
+   records decisions in memory and downloads them as a JSON file. No network, no storage. */
+(function () {
+  const D = JSON.parse(document.getElementById("review-data").textContent);
+  const segs = D.segments; // [segment id, start, end, speaker label, text]
+  const reds = D.redactions; // {id, g (segment index), s, e (UTF-16 offsets), ty, sc, rc, rp, fl, pd}
+  const $ = (id) => document.getElementById(id);
+  const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
+  const ASTRAL = /[\uD800-\uDBFF]/;
+  const dec = new Map(); // redaction index -> "accept" | "reject"
+  let adds = []; // {k, g, s, e, ty}: spans marked as missed (UTF-16 offsets)
+  let listAdds = []; // {list, term}
+  let nextKey = 1;
+  let dirty = false;
+  let focusIdx = -1;
+  const bySeg = segs.map(() => []);
+  reds.forEach((r, i) => bySeg[r.g].push(i));
+  const restoredBySeg = segs.map(() => []);
+  D.restored.forEach((x) => restoredBySeg[x.g].push(x));
+  let markEls = new Array(reds.length);
+  let segEls = [];
+
+  // Offsets: the page works in UTF-16 units (JavaScript strings); files use code points (Python).
+  const toCp = (t, u) => (ASTRAL.test(t) ? Array.from(t.slice(0, u)).length : u);
+  const toU16 = (t, c) => (ASTRAL.test(t) ? Array.from(t).slice(0, c).join("").length : c);
+
+  function clock(sec) {
+    const s = Math.floor(sec), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return [h, m, s % 60].map((x) => String(x).padStart(2, "0")).join(":");
+  }
+
+  function say(text, kind) {
+    const m = $("msg");
+    m.textContent = text;
+    m.className = kind || "";
+  }
+
+  // ---------------------------------------------------------------- rendering
+  function piece(t, a, b) {
+    return a < b ? '<span data-o="' + a + '">' + esc(t.slice(a, b)) + "</span>" : "";
+  }
+
+  function redHTML(i, t) {
+    const r = reds[i], d = dec.get(i);
+    let cls = "r t-" + r.ty + (r.fl.length ? " " + r.fl.join(" ") : "");
+    if (d) cls += " d-" + d;
+    else if (r.pd) cls += " p-" + r.pd[0];
+    const title = r.pd ? ' title="decided earlier: ' + esc(r.pd[0] + " by " + r.pd[1] + " on " + r.pd[2]) + '"' : "";
+    const flag = r.fl.length ? ' <span class="fl" title="' + esc(r.fl.join(", ")) + '">&#9873;</span>' : "";
+    return (
+      '<mark class="' + cls + '" id="r' + i + '" data-r="' + i + '"' + title + ">" + piece(t, r.s, r.e) +
+      '<span class="ann"><span class="ty">' + esc(r.ty) + "</span> " + r.sc.toFixed(2) + " " + esc(r.rc) + flag +
+      ' &rarr; <span class="rep">' + esc(r.rp) + "</span></span>" +
+      '<button class="b" type="button" data-a="accept" title="Accept the replacement">&#10003;</button>' +
+      '<button class="b" type="button" data-a="reject" title="Reject: keep the original text">&#10007;</button></mark>'
+    );
+  }
+
+  function addHTML(a, t) {
+    return (
+      '<mark class="added t-' + esc(a.ty) + '" data-add="' + a.k + '">' + piece(t, a.s, a.e) +
+      '<span class="ann"><span class="ty">' + esc(a.ty) + "</span> marked by you</span>" +
+      '<button class="b" type="button" data-a="remove" title="Remove this mark">&times;</button></mark>'
+    );
+  }
+
+  function textHTML(g, addsHere) {
+    const t = segs[g][4];
+    const items = addsHere.map((a) => ({ s: a.s, e: a.e, h: () => addHTML(a, t) }));
+    const covered = (s, e) => addsHere.some((a) => a.s < e && s < a.e);
+    for (const i of bySeg[g]) if (!covered(reds[i].s, reds[i].e)) items.push({ s: reds[i].s, e: reds[i].e, h: () => redHTML(i, t) });
+    for (const x of restoredBySeg[g])
+      if (!covered(x.s, x.e))
+        items.push({ s: x.s, e: x.e, h: () => '<span class="restored" title="' + esc("restored: rejected by " + x.by + " on " + x.on) + '">' + piece(t, x.s, x.e) + "</span>" });
+    items.sort((a, b) => a.s - b.s || b.e - a.e);
+    let h = "", pos = 0;
+    for (const it of items) {
+      if (it.s < pos) continue;
+      h += piece(t, pos, it.s) + it.h();
+      pos = it.e;
+    }
+    return h + piece(t, pos, t.length);
+  }
+
+  function segHTML(g, addsHere) {
+    const s = segs[g];
+    return (
+      '<div class="seg" id="g' + g + '" data-g="' + g + '"><div class="meta"><span class="ts">' + clock(s[1]) +
+      '</span><span class="spk">' + esc(s[3]) + '</span></div><p class="txt">' + textHTML(g, addsHere) + "</p></div>"
+    );
+  }
+
+  function addsBySeg() {
+    const m = segs.map(() => []);
+    for (const a of adds) m[a.g].push(a);
+    return m;
+  }
+
+  function cacheMarks(root) {
+    for (const el of root.querySelectorAll("mark[data-r]")) markEls[+el.dataset.r] = el;
+  }
+
+  function renderAll() {
+    const by = addsBySeg();
+    const parts = new Array(segs.length);
+    for (let g = 0; g < segs.length; g++) parts[g] = segHTML(g, by[g]);
+    const main = $("transcript");
+    main.innerHTML = parts.join("");
+    segEls = Array.from(main.children);
+    markEls = new Array(reds.length);
+    cacheMarks(main);
+  }
+
+  function renderSeg(g) {
+    for (const i of bySeg[g]) markEls[i] = undefined;
+    segEls[g].querySelector(".txt").innerHTML = textHTML(g, adds.filter((a) => a.g === g));
+    cacheMarks(segEls[g]);
+  }
+
+  // ---------------------------------------------------------------- filters and counts
+  function decided(i) {
+    return dec.has(i) || !!reds[i].pd;
+  }
+
+  function applyFilter() {
+    const types = new Set(Array.from(document.querySelectorAll("#types input:checked"), (x) => x.dataset.type));
+    const smin = parseFloat($("score-min").value);
+    const smaxRaw = parseFloat($("score-max").value);
+    const lo = isNaN(smin) ? 0 : smin - 1e-9, hi = isNaN(smaxRaw) ? 1 : smaxRaw + 1e-9;
+    const fo = $("flagged-only").checked, uo = $("undecided-only").checked, compact = $("compact").checked;
+    const shownSeg = new Uint8Array(segs.length);
+    let shown = 0;
+    for (let i = 0; i < reds.length; i++) {
+      const el = markEls[i];
+      if (!el) continue;
+      const r = reds[i];
+      const on = types.has(r.ty) && r.sc >= lo && r.sc <= hi && (!fo || r.fl.length > 0) && (!uo || !decided(i));
+      el.classList.toggle("off", !on);
+      if (on) {
+        shownSeg[r.g] = 1;
+        shown++;
+      }
+    }
+    for (const a of adds) shownSeg[a.g] = 1;
+    for (let g = 0; g < segEls.length; g++) segEls[g].classList.toggle("hide", compact && !shownSeg[g]);
+    updateCounts(shown);
+  }
+
+  function updateCounts(shown) {
+    let acc = 0, rej = 0;
+    for (const a of dec.values()) a === "accept" ? acc++ : rej++;
+    if (shown === undefined) shown = markEls.filter((el) => el && !el.classList.contains("off")).length;
+    $("counts").textContent =
+      reds.length + " replacements, " + shown + " shown | this review: " + acc + " accepted, " + rej + " rejected, " +
+      adds.length + " marked, " + listAdds.length + " list term(s)" +
+      (D.last_review ? " | last applied review: " + D.last_review.by + " on " + D.last_review.on : " | not reviewed yet");
+  }
+
+  function buildTypeFilters() {
+    const counts = {};
+    for (const r of reds) counts[r.ty] = (counts[r.ty] || 0) + 1;
+    $("types").innerHTML =
+      "<span>Types:</span>" +
+      Object.keys(counts).sort().map((ty) =>
+        '<label><input type="checkbox" checked data-type="' + esc(ty) + '"> ' + esc(ty) + " (" + counts[ty] + ")</label>"
+      ).join("");
+    $("mark-type").innerHTML = D.entity_types.map((ty) => "<option>" + esc(ty) + "</option>").join("");
+  }
+
+  // ---------------------------------------------------------------- decisions on replacements
+  function decide(i, action) {
+    if (dec.get(i) === action) dec.delete(i);
+    else dec.set(i, action);
+    const el = markEls[i];
+    if (el) {
+      el.classList.remove("d-accept", "d-reject");
+      if (dec.has(i)) el.classList.add("d-" + dec.get(i));
+    }
+    dirty = true;
+    applyFilter();
+  }
+
+  function nextUndecided() {
+    const n = reds.length;
+    for (let k = 1; k <= n; k++) {
+      const i = (focusIdx + k + n) % n;
+      const el = markEls[i];
+      if (el && !el.classList.contains("off") && !decided(i) && !segEls[reds[i].g].classList.contains("hide")) {
+        if (focusIdx >= 0 && markEls[focusIdx]) markEls[focusIdx].classList.remove("focus");
+        focusIdx = i;
+        el.classList.add("focus");
+        el.scrollIntoView({ block: "center" });
+        return;
+      }
+    }
+    say("No undecided replacement among those shown.", "ok");
+  }
+
+  // ---------------------------------------------------------------- selection -> offsets
+  function boundary(node, off, isStart) {
+    const el = node.nodeType === 3 ? node.parentElement : node;
+    const seg = el && el.closest ? el.closest(".seg") : null;
+    if (!seg) return null;
+    const g = +seg.dataset.g;
+    if (node.nodeType === 3 && el.hasAttribute("data-o")) return { g, o: +el.dataset.o + off };
+    if (node.nodeType === 1 && el.hasAttribute("data-o")) return { g, o: +el.dataset.o + (off > 0 ? el.textContent.length : 0) };
+    const range = document.createRange();
+    range.setStart(node, off);
+    const spans = Array.from(seg.querySelectorAll("[data-o]"));
+    if (isStart) {
+      for (const sp of spans) if (range.comparePoint(sp, 0) >= 0) return { g, o: +sp.dataset.o };
+      return { g, o: segs[g][4].length };
+    }
+    for (let k = spans.length - 1; k >= 0; k--) {
+      const sp = spans[k];
+      if (range.comparePoint(sp, sp.childNodes.length) <= 0) return { g, o: +sp.dataset.o + sp.textContent.length };
+    }
+    return { g, o: 0 };
+  }
+
+  function selectedSpan() {
+    const sel = window.getSelection();
+    if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return { err: "Select some text in the transcript first." };
+    const rg = sel.getRangeAt(0);
+    const a = boundary(rg.startContainer, rg.startOffset, true);
+    const b = boundary(rg.endContainer, rg.endOffset, false);
+    if (!a || !b) return { err: "Select text inside the transcript." };
+    if (a.g !== b.g) return { err: "Select text within one segment." };
+    const t = segs[a.g][4];
+    let s = a.o, e = b.o;
+    while (s < e && /[\s"'“”‘’(]/.test(t[s])) s++;
+    while (e > s && /[\s"'“”‘’),;:!?]/.test(t[e - 1])) e--;
+    if (s >= e) return { err: "The selection holds no text." };
+    return { g: a.g, s, e, text: t.slice(s, e) };
+  }
+
+  // ---------------------------------------------------------------- marking missed spans
+  function reEscape(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  function occurrences(term) {
+    const re = new RegExp("(?<![\\p{L}\\p{N}_])" + reEscape(term) + "(?![\\p{L}\\p{N}_])", "giu");
+    const out = [];
+    for (let g = 0; g < segs.length; g++) {
+      const t = segs[g][4];
+      if (t.toLowerCase().indexOf(term.toLowerCase()) < 0) continue;
+      re.lastIndex = 0;
+      let m;
+      while ((m = re.exec(t)) !== null) out.push({ g, s: m.index, e: m.index + m[0].length });
+    }
+    return out;
+  }
+
+  // Returns true when a span was added (or an existing replacement re-accepted).
+  function addSpan(g, s, e, ty, explicit) {
+    // Already replaced exactly, or inside a replacement the reviewer has not rejected: nothing to add.
+    for (const i of bySeg[g]) {
+      const r = reds[i];
+      if (r.s === s && r.e === e) {
+        if (dec.get(i) === "reject") dec.set(i, "accept");
+        return explicit;
+      }
+      if (r.s <= s && e <= r.e && dec.get(i) !== "reject" && !explicit) return false;
+    }
+    // Grow over overlapping replacements and marks, so what is shown is what will be replaced.
+    let grown = true;
+    while (grown) {
+      grown = false;
+      for (const i of bySeg[g]) {
+        const r = reds[i];
+        if (r.s < e && s < r.e && (r.s < s || r.e > e)) {
+          s = Math.min(s, r.s);
+          e = Math.max(e, r.e);
+          grown = true;
+        }
+      }
+      for (const a of adds) {
+        if (a.g === g && a.s < e && s < a.e && (a.s < s || a.e > e)) {
+          s = Math.min(s, a.s);
+          e = Math.max(e, a.e);
+          grown = true;
+        }
+      }
+    }
+    adds = adds.filter((a) => !(a.g === g && a.s >= s && a.e <= e));
+    const exact = bySeg[g].find((i) => reds[i].s === s && reds[i].e === e);
+    if (exact !== undefined) {
+      dec.set(exact, "accept");
+      return true;
+    }
+    adds.push({ k: nextKey++, g, s, e, ty });
+    return true;
+  }
+
+  function markSelection() {
+    const sp = selectedSpan();
+    if (sp.err) return say(sp.err, "err");
+    const ty = $("mark-type").value;
+    const targets = $("mark-all").checked ? occurrences(sp.text) : [];
+    const touched = new Set([sp.g]);
+    addSpan(sp.g, sp.s, sp.e, ty, true);
+    let n = 1;
+    for (const o of targets) {
+      if (o.g === sp.g && o.s === sp.s) continue;
+      if (addSpan(o.g, o.s, o.e, ty, false)) {
+        n++;
+        touched.add(o.g);
+      }
+    }
+    if ($("mark-known").checked) addList("known_names", sp.text);
+    window.getSelection().removeAllRanges();
+    for (const g of touched) renderSeg(g);
+    dirty = true;
+    applyFilter();
+    say("Marked " + n + " occurrence(s) as " + ty + ".", "ok");
+  }
+
+  function removeAdd(k) {
+    const a = adds.find((x) => x.k === k);
+    if (!a) return;
+    adds = adds.filter((x) => x.k !== k);
+    renderSeg(a.g);
+    dirty = true;
+    applyFilter();
+  }
+
+  // ---------------------------------------------------------------- project lists
+  function addList(list, term) {
+    term = (term || "").trim();
+    if (!term) return say("Type or select a term first.", "err");
+    if (term.length > 200 || /\n/.test(term)) return say("A term is one line of at most 200 characters.", "err");
+    const other = list === "known_names" ? "allow_list" : "known_names";
+    const f = term.toLocaleLowerCase();
+    if (listAdds.some((x) => x.list === other && x.term.toLocaleLowerCase() === f))
+      return say("That term is already on the other list.", "err");
+    if (!listAdds.some((x) => x.list === list && x.term.toLocaleLowerCase() === f)) listAdds.push({ list, term });
+    renderListAdds();
+    dirty = true;
+    updateCounts();
+    say("Added to " + (list === "known_names" ? "known names" : "the allow list") + ".", "ok");
+  }
+
+  function renderListAdds() {
+    $("list-adds").innerHTML = listAdds.map((x, n) =>
+      '<span class="term">' + (x.list === "known_names" ? "known: " : "allow: ") + esc(x.term) +
+      ' <button type="button" data-n="' + n + '" title="remove">&times;</button></span>'
+    ).join("");
+  }
+
+  // ---------------------------------------------------------------- the decisions file
+  function decisionsObject() {
+    const out = [];
+    for (const [i, action] of dec) out.push({ action, id: reds[i].id });
+    for (const a of adds) {
+      const t = segs[a.g][4];
+      out.push({ action: "add", segment_id: segs[a.g][0], start: toCp(t, a.s), end: toCp(t, a.e), text: t.slice(a.s, a.e), entity_type: a.ty });
+    }
+    return {
+      format: "interview-pipeline/review-decisions",
+      version: 1,
+      interview_id: D.interview_id,
+      state_sha256: D.state_sha256,
+      reviewer: $("reviewer").value.trim(),
+      created: new Date().toISOString(),
+      decisions: out,
+      list_additions: listAdds.slice(),
+    };
+  }
+
+  function download() {
+    const obj = decisionsObject();
+    if (!obj.reviewer) {
+      $("reviewer").focus();
+      return say("Enter your name as reviewer before downloading.", "err");
+    }
+    const blob = new Blob([JSON.stringify(obj, null, 1) + "\n"], { type: "application/json" });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "decisions-" + D.interview_id + ".json";
+    a.id = "dl";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    dirty = false;
+    say("Downloaded " + obj.decisions.length + " decision(s). Apply with: interview-pipeline apply-review OUT " + a.download, "ok");
+  }
+
+  function resume(file) {
+    const fr = new FileReader();
+    fr.onload = () => {
+      let obj;
+      try {
+        obj = JSON.parse(fr.result);
+      } catch (e) {
+        return say("That file is not valid JSON.", "err");
+      }
+      if (!obj || obj.interview_id !== D.interview_id) return say("That decisions file is for another interview.", "err");
+      if (obj.state_sha256 !== D.state_sha256) return say("That decisions file was made against an older state of this interview.", "err");
+      const byId = new Map(reds.map((r, i) => [r.id, i]));
+      dec.clear();
+      adds = [];
+      for (const d of obj.decisions || []) {
+        if ((d.action === "accept" || d.action === "reject") && byId.has(d.id)) dec.set(byId.get(d.id), d.action);
+        else if (d.action === "add") {
+          const g = segs.findIndex((s) => s[0] === d.segment_id);
+          if (g < 0) continue;
+          const t = segs[g][4];
+          adds.push({ k: nextKey++, g, s: toU16(t, d.start), e: toU16(t, d.end), ty: d.entity_type });
+        }
+      }
+      listAdds = Array.isArray(obj.list_additions) ? obj.list_additions.slice() : [];
+      if (obj.reviewer) $("reviewer").value = obj.reviewer;
+      renderAll();
+      renderListAdds();
+      applyFilter();
+      say("Resumed " + (obj.decisions || []).length + " decision(s).", "ok");
+    };
+    fr.readAsText(file);
+  }
+
+  // ---------------------------------------------------------------- wiring
+  function wire() {
+    $("transcript").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-a]");
+      if (!b) return;
+      const m = b.closest("mark");
+      if (b.dataset.a === "remove") return removeAdd(+m.dataset.add);
+      decide(+m.dataset.r, b.dataset.a);
+    });
+    $("transcript").addEventListener("mouseup", () => {
+      const sp = selectedSpan();
+      if (!sp.err) $("term").value = sp.text;
+    });
+    for (const id of ["score-min", "score-max"]) $(id).addEventListener("input", applyFilter);
+    for (const id of ["flagged-only", "undecided-only", "compact"]) $(id).addEventListener("change", applyFilter);
+    $("types").addEventListener("change", applyFilter);
+    $("next").addEventListener("click", nextUndecided);
+    $("accept-shown").addEventListener("click", () => {
+      markEls.forEach((el, i) => {
+        if (el && !el.classList.contains("off") && !decided(i) && !segEls[reds[i].g].classList.contains("hide")) {
+          dec.set(i, "accept");
+          el.classList.add("d-accept");
+        }
+      });
+      dirty = true;
+      applyFilter();
+    });
+    $("mark-btn").addEventListener("mousedown", (ev) => ev.preventDefault()); // keep the selection
+    $("mark-btn").addEventListener("click", markSelection);
+    $("add-known").addEventListener("click", () => addList("known_names", $("term").value));
+    $("add-allow").addEventListener("click", () => addList("allow_list", $("term").value));
+    $("list-adds").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-n]");
+      if (!b) return;
+      listAdds.splice(+b.dataset.n, 1);
+      renderListAdds();
+      updateCounts();
+    });
+    $("download").addEventListener("click", download);
+    $("load").addEventListener("change", (ev) => ev.target.files[0] && resume(ev.target.files[0]));
+    document.addEventListener("keydown", (ev) => {
+      if (ev.target.closest("input, select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === "n") nextUndecided();
+      else if ((ev.key === "a" || ev.key === "r") && focusIdx >= 0) decide(focusIdx, ev.key === "a" ? "accept" : "reject");
+    });
+    window.addEventListener("beforeunload", (ev) => {
+      if (dirty) {
+        ev.preventDefault();
+        ev.returnValue = "";
+      }
+    });
+  }
+
+  $("title").textContent = "Review: " + D.interview_id + " (" + segs.length + " segments)";
+  buildTypeFilters();
+  renderAll();
+  wire();
+  applyFilter();
+  performance.mark("review-ready");
+  window.reviewApp = { applyFilter, decisionsObject, readyMs: performance.now() };
+  document.documentElement.dataset.ready = "1";
+  // Two animation frames later the first layout and paint of the transcript are done.
+  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("review-painted")));
+})();

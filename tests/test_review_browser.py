@@ -1,0 +1,355 @@
+"""The review page in a real browser (Debian's chromium through Playwright): filters, decisions,
+download, no network; then apply-review on what the browser downloaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.review.common import load_interview, state_hash
+from pipeline.review.decisions import parse_decisions_file, validate
+from pipeline.review.page import write_review_pages
+from pipeline.review.render import apply_decisions, render_text
+from pipeline.schema import Redaction, Segment, Speaker, Transcript, Word
+from pipeline.store import Layout, atomic_write_json, atomic_write_text
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright Python package is not installed"
+    )
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """One page under test: every request recorded, any non-file request aborted and counted."""
+
+    def __init__(self, browser, path: Path):
+        self.ctx = browser.new_context(accept_downloads=True)
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.page = self.ctx.new_page()
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+        self.page.goto(path.as_uri())
+        self.page.wait_for_selector("html[data-ready='1']")
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(("file://", "blob:", "data:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def select(self, g: int, text: str) -> None:
+        """Select the first occurrence of ``text`` in segment ``g`` as a user would."""
+        found = self.page.evaluate(
+            """([g, text]) => {
+              const root = document.querySelector('#g' + g + ' .txt');
+              const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+              let n;
+              while ((n = walk.nextNode())) {
+                const i = n.data.indexOf(text);
+                if (i >= 0 && n.parentElement.hasAttribute('data-o')) {
+                  const r = document.createRange();
+                  r.setStart(n, i); r.setEnd(n, i + text.length);
+                  const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+                  return true;
+                }
+              }
+              return false;
+            }""",
+            [g, text],
+        )
+        assert found, f"{text!r} not found in segment {g}"
+
+    def shown(self) -> int:
+        return self.page.locator("#transcript mark[data-r]:not(.off)").count()
+
+    def download(self, reviewer: str, dest: Path) -> Path:
+        self.page.fill("#reviewer", reviewer)
+        with self.page.expect_download() as info:
+            self.page.click("#download")
+        info.value.save_as(dest)
+        return dest
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# A hand-made interview: the page's own mechanics, independent of the detector
+
+
+def _seg(i: int, t0: float, speaker: str, text: str) -> Segment:
+    words = [
+        Word(t0 + k * 0.4, t0 + k * 0.4 + 0.35, " " + w, 0.9, speaker) for k, w in enumerate(text.split(" "))
+    ]
+    return Segment(i, t0, t0 + len(words) * 0.4, text, speaker, words)
+
+
+RAW = Transcript(
+    "int-a",
+    "en",
+    [
+        _seg(0, 0.0, "S1", "Thank you for agreeing to take part."),
+        _seg(1, 3.0, "S2", "My name is Anna Jensen and I live in Aarhus."),
+        _seg(2, 8.0, "S1", "And who looks after Peter? </script><b>not bold</b>"),
+        _seg(3, 12.0, "S2", "My sister does, Peter is fine, call 555 0123."),
+    ],
+    [Speaker("S1", "Interviewer", "interviewer"), Speaker("S2", "Participant")],
+    16.0,
+)
+
+
+def _red(sid: int, value: str, etype: str, score: float, rec: str, rep: str) -> Redaction:
+    start = RAW.segments[sid].text.index(value)
+    return Redaction(sid, start, start + len(value), value, etype, score, rec, rep)
+
+
+REDS = [
+    _red(1, "Anna Jensen", "PERSON", 0.85, "spacy_ner", "[PERSON_1]"),
+    _red(1, "Aarhus", "LOCATION", 0.5, "spacy_ner", "[PLACE_1]"),
+    _red(3, "sister", "PERSON", 0.4, "name_gazetteer", "[PERSON_2]"),
+    _red(3, "555 0123", "PHONE_NUMBER", 0.7, "phone", "[PHONE_1]"),
+]
+
+
+class Key:
+    def __init__(self):
+        self.map = {("PERSON", "anna jensen"): "[PERSON_1]", ("PERSON", "sister"): "[PERSON_2]"}
+
+    def pseudonym(self, entity_type: str, value: str) -> str:
+        return self.map.setdefault((entity_type, value.casefold()), f"[{entity_type}_{len(self.map) + 1}]")
+
+
+@pytest.fixture()
+def handmade(tmp_path: Path) -> Path:
+    out = tmp_path / "OUT"
+    layout = Layout(out)
+    layout.create()
+    atomic_write_text(layout.restricted("int-a") / "transcript.json", RAW.to_json())
+    atomic_write_json(
+        layout.restricted("int-a") / "redactions.json",
+        {"interview_id": "int-a", "redactions": [r.to_dict() for r in REDS]},
+    )
+    return out
+
+
+def test_reviewer_rejects_marks_and_downloads_in_a_real_browser(
+    browser, handmade: Path, tmp_path: Path
+) -> None:
+    [path] = write_review_pages(handmade)
+    ui = Page(browser, path)
+    page = ui.page
+    try:
+        assert page.locator("#transcript .seg").count() == 4
+        assert ui.shown() == 4
+        # The hostile text is shown as text, not markup.
+        assert "</script><b>not bold</b>" in page.inner_text("#g2")
+        assert page.locator("#g2 b").count() == 0
+
+        # Filters: by type, by score, flagged only, compact.
+        page.uncheck("#types input[data-type='PERSON']")
+        assert ui.shown() == 2
+        page.check("#types input[data-type='PERSON']")
+        page.fill("#score-min", "0.6")
+        assert ui.shown() == 2  # Anna Jensen 0.85 and the phone 0.70
+        page.fill("#score-min", "0")
+        page.check("#flagged-only")
+        assert ui.shown() == 2  # Aarhus (low score) and "sister" (gazetteer, low)
+        page.check("#compact")
+        assert page.locator("#transcript .seg:not(.hide)").count() == 2
+        page.uncheck("#flagged-only")
+        page.uncheck("#compact")
+
+        # Reject "Aarhus"; mark the missed "Peter" everywhere and add it to the known names.
+        page.click("mark[data-r='1'] button[data-a='reject']")
+        assert "d-reject" in page.get_attribute("mark[data-r='1']", "class")
+        ui.select(2, "Peter")
+        page.select_option("#mark-type", "PERSON")
+        page.check("#mark-known")
+        page.click("#mark-btn")
+        assert page.locator("#transcript mark.added").count() == 2  # both occurrences
+        assert "known: Peter" in page.inner_text("#list-adds")
+
+        # Without a name the download is refused; with one, the file arrives.
+        page.click("#download")
+        assert "Enter your name" in page.inner_text("#msg")
+        dl = ui.download("Test Reviewer", tmp_path / "decisions.json")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review_page.png"), full_page=True)
+        assert ui.errors == []
+        assert ui.blocked == [], "the page tried to reach the network"
+        assert all(u.startswith(("file://", "blob:")) for u in ui.requests), ui.requests
+    finally:
+        ui.close()
+
+    obj, digest = parse_decisions_file(dl)
+    assert obj["interview_id"] == "int-a" and obj["reviewer"] == "Test Reviewer"
+    assert obj["state_sha256"] == state_hash(*load_interview(Layout(handmade), "int-a"))
+    raw, reds = load_interview(Layout(handmade), "int-a")
+    review = validate(
+        dl,
+        obj,
+        digest,
+        raw,
+        reds,
+        state_hash(raw, reds),
+        ("PERSON", "LOCATION"),
+        {"known_names": [], "allow_list": []},
+    )
+    assert sorted(d["action"] for d in review.decisions) == ["add", "add", "reject"]
+    assert review.list_additions == [{"list": "known_names", "term": "Peter"}]
+
+    # What the stage will do with these decisions: Aarhus restored, Peter replaced in both places.
+    stored = {"decisions": {f"{d['segment_id']}:{d['start']}:{d['end']}": d for d in review.decisions}}
+    for d in stored["decisions"].values():
+        if d["action"] == "reject":
+            d["text"] = RAW.segments[d["segment_id"]].text[d["start"] : d["end"]]
+    shareable = Transcript(
+        RAW.interview_id,
+        "en",
+        [
+            Segment(
+                s.id,
+                s.start,
+                s.end,
+                render_text(s.text, [r for r in REDS if r.segment_id == s.id]),
+                s.speaker,
+            )
+            for s in RAW.segments
+        ],
+    )
+    out, final = apply_decisions(RAW, shareable, REDS, stored, Key())
+    assert out.segments[1].text == "My name is [PERSON_1] and I live in Aarhus."
+    assert out.segments[2].text.startswith("And who looks after [PERSON_3]?")
+    assert out.segments[3].text == "My [PERSON_2] does, [PERSON_3] is fine, call [PHONE_1]."
+
+
+def test_resume_from_a_decisions_file(browser, handmade: Path, tmp_path: Path) -> None:
+    [path] = write_review_pages(handmade)
+    ui = Page(browser, path)
+    try:
+        ui.page.click("mark[data-r='0'] button[data-a='accept']")
+        ui.select(0, "agreeing")
+        ui.page.uncheck("#mark-all")
+        ui.page.click("#mark-btn")
+        first = json.loads(ui.download("R", tmp_path / "d1.json").read_text())
+    finally:
+        ui.close()
+    ui = Page(browser, path)
+    try:
+        ui.page.set_input_files("#load", str(tmp_path / "d1.json"))
+        ui.page.wait_for_function("document.getElementById('msg').textContent.startsWith('Resumed')")
+        assert ui.page.locator("#transcript mark.added").count() == 1
+        second = json.loads(ui.download("R", tmp_path / "d2.json").read_text())
+    finally:
+        ui.close()
+    assert second["decisions"] == first["decisions"]
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end with the real de-identification: review, apply-review, shareable outputs
+
+
+def _deid_available() -> bool:
+    try:
+        import pipeline.deid.engine  # noqa: F401
+        import pipeline.stages.deidentify  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    not _deid_available(), reason="pipeline.deid.engine / pipeline.stages.deidentify not available"
+)
+def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
+    from pipeline.config import PipelineConfig
+    from pipeline.review import apply_review
+    from pipeline.runner import Coordinator
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "int-a.txt").write_text(
+        "Interviewer: Thank you for taking part. Where do you work?\n"
+        "Participant: I am Anna Jensen and I work at the Riverside Clinic in Aarhus.\n"
+        "Interviewer: Who helps you at home?\n"
+        "Participant: Mostly my neighbour Quillbert, he is very kind.\n",
+        encoding="utf-8",
+    )
+    (src / "int-b.txt").write_text(
+        "Interviewer: Thank you for taking part.\n"
+        "Participant: My friend Quillbert told me about the study.\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "OUT"
+    config = PipelineConfig.model_validate({"export": {"formats": ["txt"]}})
+    outcomes = Coordinator(out, config, progress=False).run(sorted(src.glob("*.txt")), transcripts=True)
+    assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
+    layout = Layout(out)
+    raw, reds = load_interview(layout, "int-a")
+    before_b = (layout.shareable("int-b") / "transcript.json").read_text()
+    assert "Quillbert" in before_b, "the test needs a name the detector misses; pick another"
+    g_missed = next(i for i, s in enumerate(raw.segments) if "Quillbert" in s.text)
+    target = next(r for r in reds if r.text != "Anna Jensen" and "Quillbert" not in r.text)
+
+    [path] = write_review_pages(out, interview="int-a")
+    ui = Page(browser, path)
+    try:
+        idx = ui.page.evaluate(
+            "id => JSON.parse(document.getElementById('review-data').textContent).redactions.findIndex(r => r.id === id)",
+            f"{target.segment_id}:{target.start}:{target.end}",
+        )
+        ui.page.click(f"mark[data-r='{idx}'] button[data-a='reject']")
+        ui.select(g_missed, "Quillbert")
+        ui.page.select_option("#mark-type", "PERSON")
+        ui.page.check("#mark-known")
+        ui.page.click("#mark-btn")
+        decisions = ui.download("E2E Reviewer", tmp_path / "decisions.json")
+        ARTIFACTS.mkdir(exist_ok=True)
+        ui.page.screenshot(path=str(ARTIFACTS / "review_page_e2e.png"), full_page=True)
+        assert ui.blocked == [] and all(u.startswith(("file://", "blob:")) for u in ui.requests)
+    finally:
+        ui.close()
+
+    summary = apply_review(out, decisions, config)
+    assert "1 rejected" in summary and "1 missed span(s) marked" in summary
+    share_a = Transcript.load(layout.shareable("int-a") / "transcript.json")
+    seg = next(s for s in share_a.segments if s.id == target.segment_id)
+    assert target.text in seg.text, "the rejected replacement is restored"
+    for iid in ("int-a", "int-b"):  # the missed name is gone from every interview that mentions it
+        for f in layout.shareable(iid).rglob("*"):
+            if f.is_file():
+                assert "Quillbert" not in f.read_text(encoding="utf-8", errors="ignore"), f
+    for f in layout.shareable_root.glob("*"):
+        if f.is_file() and f.suffix in (".txt", ".csv", ".html", ".json"):
+            assert "Quillbert" not in f.read_text(encoding="utf-8", errors="ignore"), f
+    audit = [json.loads(x) for x in (layout.restricted_root / "audit_trail.jsonl").read_text().splitlines()]
+    assert {a["event"] for a in audit} == {"review_applied", "decision", "list_addition"}
+    assert all(a["reviewer"] == "E2E Reviewer" for a in audit)
+    assert "reviewed by E2E Reviewer" in (layout.shareable_root / "audit_summary.csv").read_text()
+    # The page was rewritten for the new state; the old decisions file is now refused.
+    from pipeline.review import ReviewError
+
+    with pytest.raises(ReviewError, match="another state"):
+        apply_review(out, decisions, config)
