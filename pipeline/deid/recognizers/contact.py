@@ -1,0 +1,86 @@
+"""E-mail addresses, written or spoken, validated against tldextract's bundled suffix list (offline)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import tldextract
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+from pipeline.deid.recognizers.base import InterviewRecognizer
+
+
+@lru_cache(maxsize=1)
+def offline_tld_extractor() -> tldextract.TLDExtract:
+    """A TLDExtract that never fetches the public suffix list: no URLs, no cache, bundled snapshot."""
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def has_public_suffix(domain: str) -> bool:
+    parts = offline_tld_extractor()(domain)
+    return bool(parts.domain and parts.suffix)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail patterns, validated with the offline extractor instead of the module default.
+
+    Presidio's own ``validate_result`` calls ``tldextract.extract``, whose module-level extractor
+    downloads the public suffix list on first use; this one never opens a socket.
+    """
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return offline_tld_extractor()(pattern_text).fqdn != ""
+
+
+_SEP = {"dot": ".", "period": ".", "point": ".", "underscore": "_", "dash": "-", "hyphen": "-", "minus": "-"}
+_PART = r"[^\W_]+"
+_JOIN = r"(?:\s*[._-]\s*|\s+(?:dot|period|point|underscore|dash|hyphen|minus)\s+)"
+SPOKEN_EMAIL = re.compile(
+    rf"(?<![\w@.])(?P<local>{_PART}(?:{_JOIN}{_PART}){{0,4}})\s*(?:\s(?:at|at sign|snabel-a)\s|@)\s*"
+    rf"(?P<domain>{_PART}(?:(?:\.|\s+(?:dot|punktum)\s+){_PART}){{1,4}})(?![\w@])",
+    re.IGNORECASE,
+)
+
+
+def normalise_spoken_email(spoken: str) -> str | None:
+    """'Anna dot Jensen at example dot com' -> 'anna.jensen@example.com' (None if not one)."""
+    m = SPOKEN_EMAIL.fullmatch(spoken.strip())
+    if not m:
+        return None
+    return _normalise(m.group("local"), m.group("domain"))
+
+
+def _normalise(local: str, domain: str) -> str:
+    def squash(s: str) -> str:
+        s = re.sub(
+            r"\s+(dot|period|point|underscore|dash|hyphen|minus|punktum)\s+",
+            lambda x: _SEP.get(x.group(1).lower(), "."),
+            s,
+            flags=re.IGNORECASE,
+        )
+        return re.sub(r"\s+", "", s)
+
+    return f"{squash(local)}@{squash(domain)}".lower()
+
+
+class SpokenEmailRecognizer(InterviewRecognizer):
+    """E-mail addresses as transcribed speech: 'anna dot jensen at example dot com'."""
+
+    ENTITIES = ("EMAIL_ADDRESS",)
+    CONTEXT = ("email", "e-mail", "mail", "address", "write")
+
+    def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
+        out = []
+        for m in SPOKEN_EMAIL.finditer(text):
+            local, domain = m.group("local"), m.group("domain")
+            address = _normalise(local, domain)
+            if address == m.group(0).lower() or not has_public_suffix(address.split("@", 1)[1]):
+                continue  # a written address (the e-mail recognizer's job) or no real suffix
+            spoken = re.search(r"\b(dot|punktum|underscore|dash|hyphen)\b", m.group(0), re.IGNORECASE)
+            joined = re.search(r"[._-]", local)
+            # "looking at facebook.com" must not become an address: plain words need an e-mail cue.
+            score = 0.75 if spoken else 0.5 if joined else 0.3
+            out.append(self.result("EMAIL_ADDRESS", m.start(), m.end(), score, "spoken e-mail address"))
+        return out
