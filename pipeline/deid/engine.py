@@ -150,12 +150,26 @@ class Deidentifier:
             if seg.text.strip():
                 dets += self._detect(analyzer, idx, seg.text, lang, ad_hoc, allow)
         dets = self._propagate_names(transcript, dets, allow)
+        labels = _name_labels(transcript, allow)
+        dets += [
+            Detection(-1 - k, 0, len(sp.label), "PERSON", 1.0, "SpeakerLabel", sp.label) for k, sp in labels
+        ]
         PseudonymAssigner(self.config, key, self.names, iid).assign(dets)
+        speakers = [replace(s) for s in transcript.speakers]
+        label_reds = []
+        for d in dets:
+            if d.segment < 0:
+                k = -1 - d.segment
+                speakers[k] = replace(speakers[k], label=d.replacement)
+                label_reds.append(
+                    Redaction(-1, d.start, d.end, d.text, d.entity_type, d.score, d.recognizer, d.replacement)
+                )
+        dets = [d for d in dets if d.segment >= 0]
 
         by_seg: dict[int, list[Detection]] = {}
         for d in dets:
             by_seg.setdefault(d.segment, []).append(d)
-        segments, redactions = [], []
+        segments, redactions = [], label_reds
         for idx, seg in enumerate(transcript.segments):
             mine = sorted(by_seg.get(idx, []), key=lambda d: d.start)
             segments.append(rewrite_segment(seg, [(d.start, d.end, d.replacement, d.text) for d in mine]))
@@ -184,7 +198,7 @@ class Deidentifier:
             transcript,
             segments=segments,
             provenance=provenance,
-            speakers=[replace(s) for s in transcript.speakers],
+            speakers=speakers,
         )
         logger.info(
             "%s: %d replacement(s) in %d segment(s), %.2f s",
@@ -268,6 +282,25 @@ class Deidentifier:
         if added:
             logger.debug("%s: %d further mention(s) of detected names", transcript.interview_id, len(added))
         return sorted(dets + added, key=lambda d: (d.segment, d.start))
+
+
+GENERIC_LABEL = re.compile(
+    r"(?:interviewer|participant|interviewee|respondent|moderator|researcher|facilitator|speaker|spk|"
+    r"unknown|int|s|p|r|i|q|a|iv|ie)[\s_-]*\d*",
+    re.IGNORECASE,
+)
+
+
+def _name_labels(transcript: Transcript, allow: list[str]) -> list[tuple[int, object]]:
+    """Speakers whose label is not a role ('Interviewer', 'S2'): a name, to be pseudonymised too."""
+    allowed = {a.strip().casefold() for a in allow}
+    return [
+        (k, sp)
+        for k, sp in enumerate(transcript.speakers)
+        if sp.label.strip()
+        and not GENERIC_LABEL.fullmatch(sp.label.strip())
+        and sp.label.strip().casefold() not in allowed
+    ]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

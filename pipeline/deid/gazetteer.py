@@ -29,6 +29,12 @@ FUNCTION_WORDS = frozenset(
     monday tuesday wednesday thursday friday saturday sunday""".split()
 )
 
+FUNCTION_WORDS = FUNCTION_WORDS | frozenset(
+    f"{w}{suffix}"
+    for w in FUNCTION_WORDS
+    for suffix in ("'s", "'m", "'re", "'ve", "'d", "'ll", "n't", "’s", "’m")
+)
+
 # Titles before a surname ("Ms Jensen"); the title itself is kept in the text.
 TITLES = frozenset("mr mrs ms miss mx dr prof professor sir dame lady lord rev fru hr frk herr frau".split())
 

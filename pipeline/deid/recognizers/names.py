@@ -104,14 +104,29 @@ class GazetteerNameRecognizer(InterviewRecognizer):
         lower_text = text == text.lower()
         scores = [self._score(w, lower_text) for w in words]
         candidates = [self.names.is_name(w.text) and fold(w.text) not in FUNCTION_WORDS for w in words]
+        for i, w in enumerate(words):  # "Guilty Pleasures", "Labor Day": a word-name inside a title phrase
+            if scores[i] and (w.text.lower() in self.english or fold(w.text) in self.english):
+                for j in (i - 1, i + 1):
+                    if (
+                        0 <= j < len(words)
+                        and words[j].cap
+                        and not candidates[j]
+                        and not _gap(text, words[min(i, j)], words[max(i, j)]).strip()
+                    ):
+                        scores[i] = 0.0
         for _ in range(2):  # neighbours support ambiguous names: "Rose Jensen", "Anna, Will and Mark"
             for i, w in enumerate(words):
-                if scores[i] or not candidates[i] or not (w.cap or lower_text):
+                if scores[i] or not (w.cap or lower_text) or fold(w.text) in FUNCTION_WORDS:
+                    continue
+                unknown_ok = not candidates[i] and w.text.lower() not in self.english and len(w.text) > 2
+                if not candidates[i] and not unknown_ok:
                     continue
                 for j in (i - 1, i + 1):
                     if 0 <= j < len(words) and scores[j] >= 0.45:
                         gap = _gap(text, words[min(i, j)], words[max(i, j)])
-                        if gap.strip() in ("", ",", "and", ", and", "og", "und", "et", "y", "e", "&"):
+                        listed = gap.strip() in (",", "and", ", and", "og", "und", "et", "y", "e", "&")
+                        # an unknown word joins a name only inside a list ("Efimiya, Mary and Jodi")
+                        if listed or (not gap.strip() and candidates[i]):
                             scores[i] = 0.45
         # an unknown capitalised word right after a first name is a surname: "Aantje Mourik"
         for i in range(len(words) - 1):
@@ -218,12 +233,36 @@ class NameCueRecognizer(InterviewRecognizer):
                 score = 0.45
             out.append(self.result("PERSON", span[0], span[1], score, "name cue"))
         for m in TITLE_RE.finditer(text):
-            if not m.group("title")[0].isupper():
-                continue
             span = self._name_at(text, m.end(), lower_ok=False)
             if span:
                 out.append(self.result("PERSON", span[0], span[1], 0.65, "title before name"))
+        out += self._patterns(text)
         return out
+
+    def _patterns(self, text: str) -> list[RecognizerResult]:
+        out = []
+        for m in INITIAL_NAME_RE.finditer(text):  # "Ravil G Yefimov", "Halldór Ó Árnþórsson"
+            a, b = m.group("a"), m.group("b")
+            if not (a[0].isupper() and b[0].isupper()) or m.group(0).split()[1] == "I":
+                continue
+            if a.lower() not in self.english or b.lower() not in self.english or self.names.is_name(a):
+                out.append(self.result("PERSON", m.start(), m.end(), 0.5, "name with middle initial"))
+        for m in SUBJECT_RE.finditer(text):  # "Irenka is very reliable", "Warrane, can I ..."
+            w = m.group("w")
+            before = text[: m.start("w")].rstrip()
+            if before and before[-1] not in '.!?:;"“(':
+                continue
+            if fold(w) in FUNCTION_WORDS or w.lower() in self.english or len(w) < 3 or w.isupper():
+                continue
+            out.append(self.result("PERSON", m.start("w"), m.end("w"), 0.45, "name as subject or vocative"))
+        return out
+
+
+INITIAL_NAME_RE = re.compile(r"\b(?P<a>[^\W\d_][^\W\d_]+)\s+[^\W\d_a-z]\.?\s+(?P<b>[^\W\d_][^\W\d_'’-]+)\b")
+SUBJECT_RE = re.compile(
+    r"(?P<w>\b[^\W\d_a-z][^\W\d_]+)(?=,\s|\s+(?:lives|lived|works|worked|said|says|told|tells|is|was|has|had|"
+    r"began|spent|shouted|went|asked|wants|wanted|likes|loves|called|came|moved|married|died|left)\b)"
+)
 
 
 class KnownNameRecognizer(InterviewRecognizer):
