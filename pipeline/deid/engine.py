@@ -85,10 +85,16 @@ class Deidentifier:
         self._nlp: dict[str, object] = {}
         self._analyzers: dict[str, AnalyzerEngine] = {}
         self._contexts: dict[str, BuildContext] = {}
+        self._entities: dict[str, list[str]] = {}
         for lang, model in config.spacy_models.items():
             self._nlp[lang] = spacy.load(resolve_spacy_model(model))
         english = self._nlp.get("en")
         self.english_words = english_words_from_model(english)
+        # Presidio logs the words around each match at DEBUG level: personal data. Keep its logger
+        # at INFO or above whatever the application configures (only counts and names get through).
+        presidio_log = logging.getLogger("presidio-analyzer")
+        if presidio_log.getEffectiveLevel() < logging.INFO:
+            presidio_log.setLevel(logging.INFO)
         self._analyzer(_language_code(config.default_language, "en"))
         logger.info("deidentifier ready: %d language model(s), %.1f s", len(self._nlp), time.monotonic() - t0)
 
@@ -131,6 +137,9 @@ class Deidentifier:
         self._analyzers[lang] = AnalyzerEngine(
             registry=registry, nlp_engine=engine, supported_languages=[lang]
         )
+        # only the enabled types some recognizer can find (Presidio warns about the others)
+        supported = set(self._analyzers[lang].get_supported_entities(lang)) | {"PERSON"}
+        self._entities[lang] = [e for e in self.config.entities if e in supported]
         return self._analyzers[lang]
 
     # -- the public entry ----------------------------------------------------------------------
@@ -216,7 +225,7 @@ class Deidentifier:
         results = analyzer.analyze(
             text=text,
             language=lang,
-            entities=list(cfg.entities),
+            entities=self._entities[lang],
             score_threshold=floor,
             ad_hoc_recognizers=ad_hoc or None,
         )
@@ -226,7 +235,10 @@ class Deidentifier:
             if r.score < cfg.threshold_for(r.entity_type) or r.end <= r.start:
                 continue
             start, end = _trim(text, r.start, r.end)
-            if end <= start or any(a <= start and end <= b for a, b in allowed):
+            if r.entity_type == "PERSON":  # "Ms Jensen": the title stays in the text
+                title = TITLE_PREFIX.match(text, start, end)
+                start = title.end() if title and title.end() < end else start
+            if end <= start or _only_allowed(text, start, end, allowed):
                 continue
             name = (r.recognition_metadata or {}).get("recognizer_name") or "unknown"
             dets.append(Detection(idx, start, end, r.entity_type, float(r.score), name, text[start:end]))
@@ -303,6 +315,21 @@ def _name_labels(transcript: Transcript, allow: list[str]) -> list[tuple[int, ob
     ]
 
 
+TITLE_PREFIX = re.compile(
+    r"(?:(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")\.?\s+)+", re.IGNORECASE
+)
+
+
+def _only_allowed(text: str, start: int, end: int, allowed: list[tuple[int, int]]) -> bool:
+    """True when nothing but allow-listed words and function words is left of the span."""
+    if not allowed:
+        return False
+    chars = [
+        c if not any(a <= start + i < b for a, b in allowed) else " " for i, c in enumerate(text[start:end])
+    ]
+    return all(fold(w) in FUNCTION_WORDS for w in WORD_RE.findall("".join(chars)))
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop surrounding spaces and trailing punctuation that recognizers sometimes include."""
     while start < end and not text[start].isalnum() and text[start] not in "+(":
@@ -346,6 +373,11 @@ PRIORITY = {
 }
 
 
+# A gazetteer hit knows only that a word can be a name; spaCy's label for the same words ("Bristol"
+# as a place) uses the sentence, so it wins the overlap.
+RANK_PENALTY = {"GazetteerNameRecognizer": 0.15, "NamePropagation": 0.1}
+
+
 def _resolve_overlaps(dets: list[Detection], text: str) -> list[Detection]:
     """Overlapping detections become one: their union, typed by the best-scoring one.
 
@@ -371,7 +403,8 @@ def _winner(group: list[Detection], text: str) -> Detection:
     span = end - start
 
     def rank(d: Detection) -> tuple[float, int]:
-        return (d.score + 0.15 * (d.end - d.start) / span, PRIORITY.get(d.entity_type, 0))
+        bonus = 0.15 * (d.end - d.start) / span - RANK_PENALTY.get(d.recognizer, 0.0)
+        return (d.score + bonus, PRIORITY.get(d.entity_type, 0))
 
     best = max(group, key=rank)
     return replace(best, start=start, end=end, text=text[start:end])

@@ -246,6 +246,11 @@ def _faker(locale: str, salt: str) -> Faker:
 def is_identifying_date(text: str) -> bool:
     """'Thursday', 'last week' or 'a few years' identify no one; dates with digits or months might."""
     low = text.lower()
+    if re.fullmatch(
+        r"(?:about |almost |over |nearly |just )?[\d.,+ ]+(?:-| )?(?:seconds?|minutes?|mins?|hours?|days?|weeks?|months?|years?)(?: old| ago)?",
+        low,
+    ):
+        return False  # a duration ("5 minutes", "8+ years"), not a date
     return bool(re.search(r"\d", low)) or any(re.search(rf"\b{m}\b", low) for m in MONTHS)
 
 

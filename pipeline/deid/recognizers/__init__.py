@@ -35,6 +35,7 @@ from pipeline.deid.recognizers.numbers import (
     DigitGroupPhoneRecognizer,
     DkCprRecognizer,
     LongNumberRecognizer,
+    SpokenDateRecognizer,
 )
 
 # spaCy labels -> our entity types (ORG is kept: Presidio's default mapping drops it).
@@ -198,7 +199,7 @@ class Date(RecognizerPlugin):
 
     @classmethod
     def build(cls, ctx):
-        return [DateRecognizer(supported_language=ctx.language)]
+        return [DateRecognizer(supported_language=ctx.language), SpokenDateRecognizer(ctx.language)]
 
 
 class Age(RecognizerPlugin):

@@ -226,7 +226,8 @@ ORG_SUFFIX = (
     r"Company|Co|Group|Associates|Partners|Foundation|Trust|Bank|University|College|School|Academy|"
     r"Hospital|Clinic|Council|Institute|Ministry|Agency|Centre|Center|Society|Association|Union|Church|"
     r"Kommune|Region|Hospitalet|Skole|Universitet|Gymnasium|Software|Systems|Technologies|Solutions|Services|"
-    r"Consulting|Media|Labs|Industries|Holdings|International|Enterprises|Studios"
+    r"Consulting|Media|Labs|Industries|Holdings|International|Enterprises|Studios|Library|Museum|Archive|"
+    r"Shop|Store|Cafe|Café|Restaurant|Hotel|Pharmacy|Surgery|Practice|Nursery|Kindergarten|Club|Theatre|Theater"
 )
 ORG = re.compile(
     rf"\b(?:(?:[A-Z][\w&'’-]*|&|and|of|for|the)\s+){{0,4}}[A-Z][\w&'’-]*,?\s+(?:{ORG_SUFFIX})\b\.?"

@@ -44,11 +44,12 @@ def words_of(text: str, nlp_artifacts=None) -> list[Word]:
     for m in WORD_RE.finditer(text):
         before = text[: m.start()].rstrip()
         sent_start = not before or before[-1] in '.!?:;"“(>-'
+        word = re.sub(r"['’]s$", "", m.group(0))  # "Jensen's" -> "Jensen": the possessive stays in the text
         out.append(
             Word(
-                m.group(0),
+                word,
                 m.start(),
-                m.end(),
+                m.start() + len(word),
                 sent_start,
                 (pos_at.get(m.start()) == "PROPN") if tagged else None,
             )
@@ -157,14 +158,14 @@ def _join_names(text: str, words: list[Word], scores: list[float]) -> list[tuple
         j = i + 1
         while j < len(words):
             gap = text[end : words[j].start]
-            if gap.strip() not in ("", "."):
-                break
+            if gap.strip() not in ("", ".") or (gap.strip() == "." and not words[j - 1].initial):
+                break  # "Holm. Peter" are two names; "G. Yefimov" is one
             w = words[j]
             if scores[j]:
                 end, best = w.end, max(best, scores[j])
             elif (w.initial or fold(w.text) in NAME_PARTICLES) and j + 1 < len(words) and words[j + 1].cap:
                 nxt_gap = text[w.end : words[j + 1].start]
-                if nxt_gap.strip() not in ("", "."):
+                if nxt_gap.strip() not in ("", ".") or (nxt_gap.strip() == "." and not w.initial):
                     break
                 end = words[j + 1].end
                 j += 1
@@ -200,7 +201,8 @@ class NameCueRecognizer(InterviewRecognizer):
             return None
         end = None
         for k, m in enumerate(words[:max_words]):
-            if k and text[words[k - 1].end() : m.start()].strip() not in ("", "."):
+            gap = text[words[k - 1].end() : m.start()].strip() if k else ""
+            if gap not in ("", ".") or (gap == "." and len(words[k - 1].group(0)) > 1):
                 break
             w = m.group(0)
             f = fold(w)

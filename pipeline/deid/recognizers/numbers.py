@@ -76,6 +76,12 @@ class DigitGroupPhoneRecognizer(InterviewRecognizer):
             if not 7 <= n <= 15 or _plausible_date_groups(groups):
                 continue
             cue = bool(set(preceding_words(text, m.start())) & set(self.CONTEXT))
+            phone_cue = bool(
+                set(preceding_words(text, m.start()))
+                & {"phone", "mobile", "call", "ring", "telephone", "cell", "tlf"}
+            )
+            if not phone_cue and re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", m.group(0)):
+                continue  # the shape of a US social security number: left to that recognizer
             score = 0.55 if (m.group(1) or cue or len(groups) >= 3) else 0.4
             out.append(self.result("PHONE_NUMBER", m.start(), m.end(), score, "digit groups"))
         for m in self.WORDS.finditer(text):
@@ -187,7 +193,7 @@ class AgeRecognizer(InterviewRecognizer):
                 continue
             word = m.group(0).split()[0].lower()
             weak = word in ("was", "were", "now", "just")
-            out.append(self.result("AGE", m.start("age"), m.end("age"), 0.45 if weak else 0.6, "age cue"))
+            out.append(self.result("AGE", m.start("age"), m.end("age"), 0.5 if weak else 0.6, "age cue"))
         return out
 
 
@@ -198,3 +204,31 @@ def age_band(value: str) -> str | None:
         lo = (n // 10) * 10
         return f"{lo}-{lo + 9}"
     return None
+
+
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
+_ORD_WORDS = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|"
+    r"fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth|twenty[- ](?:first|second|third|"
+    r"fourth|fifth|sixth|seventh|eighth|ninth)|thirty[- ]first)"
+)
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORD_WORDS})"
+_YEAR = r"(?:,?\s+(?:(?:19|20)\d\d|(?:nineteen|twenty)[- ]\w+(?:[- ]\w+)?))?"
+
+
+class SpokenDateRecognizer(InterviewRecognizer):
+    """Dates as said: 'the second of June, 2022', 'March 14th', 'fourteenth of March'."""
+
+    ENTITIES = ("DATE_TIME",)
+    PATTERN = re.compile(
+        rf"\b(?:(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY}){_YEAR}\b",
+        re.IGNORECASE,
+    )
+
+    def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
+        out = []
+        for m in self.PATTERN.finditer(text):
+            if re.fullmatch(r"may\s+\d{1,2}", m.group(0), re.IGNORECASE):
+                continue  # "may 2 people ..." is not a date
+            out.append(self.result("DATE_TIME", m.start(), m.end(), 0.6, "day and month"))
+        return out
