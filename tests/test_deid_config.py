@@ -75,3 +75,13 @@ def test_public_summary_holds_no_names():
     summary = repr(cfg.public_summary())
     assert "Anna" not in summary and "Westfield" not in summary
     assert cfg.public_summary()["known_names_count"] == 1
+
+
+def test_example_yaml_validates_and_matches_the_defaults():
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "deidentify.example.yaml"
+    section = yaml.safe_load(path.read_text(encoding="utf-8"))["deidentify"]
+    assert DeidentifyConfig.model_validate(section) == DeidentifyConfig()
