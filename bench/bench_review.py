@@ -121,7 +121,7 @@ def measure(page_path: Path, runs: int) -> dict:
             page.goto(page_path.as_uri())
             page.wait_for_selector("html[data-ready='1']")
             ready.append(page.evaluate("performance.getEntriesByName('review-ready')[0].startTime"))
-            page.wait_for_function("performance.getEntriesByName('review-painted').length > 0")
+            page.wait_for_function("() => performance.getEntriesByName('review-painted').length > 0")
             painted.append(page.evaluate("performance.getEntriesByName('review-painted')[0].startTime"))
             timings = page.evaluate(
                 """() => {

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.deid.config import DeidentifyConfig
+from pipeline.deid.gazetteer import load_name_gazetteer
+from pipeline.deid.key import PseudonymKey
+from pipeline.deid.pseudonyms import Detection, PseudonymAssigner
+from pipeline.deid.rewrite import rewrite_segment
 from pipeline.review.common import load_interview, state_hash
-from pipeline.review.decisions import parse_decisions_file, validate
+from pipeline.review.decisions import merge_stored, parse_decisions_file, validate
 from pipeline.review.page import write_review_pages
-from pipeline.review.render import apply_decisions, render_text
+from pipeline.review.render import apply_decisions
 from pipeline.schema import Redaction, Segment, Speaker, Transcript, Word
 from pipeline.store import Layout, atomic_write_json, atomic_write_text
 
@@ -133,14 +138,6 @@ REDS = [
 ]
 
 
-class Key:
-    def __init__(self):
-        self.map = {("PERSON", "anna jensen"): "[PERSON_1]", ("PERSON", "sister"): "[PERSON_2]"}
-
-    def pseudonym(self, entity_type: str, value: str) -> str:
-        return self.map.setdefault((entity_type, value.casefold()), f"[{entity_type}_{len(self.map) + 1}]")
-
-
 @pytest.fixture()
 def handmade(tmp_path: Path) -> Path:
     out = tmp_path / "OUT"
@@ -221,25 +218,22 @@ def test_reviewer_rejects_marks_and_downloads_in_a_real_browser(
     assert review.list_additions == [{"list": "known_names", "term": "Peter"}]
 
     # What the stage will do with these decisions: Aarhus restored, Peter replaced in both places.
-    stored = {"decisions": {f"{d['segment_id']}:{d['start']}:{d['end']}": d for d in review.decisions}}
-    for d in stored["decisions"].values():
-        if d["action"] == "reject":
-            d["text"] = RAW.segments[d["segment_id"]].text[d["start"] : d["end"]]
-    shareable = Transcript(
-        RAW.interview_id,
-        "en",
-        [
-            Segment(
-                s.id,
-                s.start,
-                s.end,
-                render_text(s.text, [r for r in REDS if r.segment_id == s.id]),
-                s.speaker,
-            )
-            for s in RAW.segments
-        ],
-    )
-    out, final = apply_decisions(RAW, shareable, REDS, stored, Key())
+    stored = merge_stored(None, review, reds, "2024-05-01T10:00:00+00:00")
+    key = PseudonymKey()
+    people = [
+        Detection(r.segment_id, r.start, r.end, r.entity_type, r.score, r.recognizer, r.text)
+        for r in REDS
+        if r.entity_type == "PERSON"
+    ]
+    PseudonymAssigner(DeidentifyConfig(), key, load_name_gazetteer(()), "int-a").assign(
+        people
+    )  # as the engine did
+    segs = [
+        rewrite_segment(s, [(r.start, r.end, r.replacement, r.text) for r in REDS if r.segment_id == s.id])
+        for s in RAW.segments
+    ]
+    shareable = Transcript(RAW.interview_id, "en", segs, RAW.speakers)
+    out, final = apply_decisions(RAW, shareable, REDS, stored, key)
     assert out.segments[1].text == "My name is [PERSON_1] and I live in Aarhus."
     assert out.segments[2].text.startswith("And who looks after [PERSON_3]?")
     assert out.segments[3].text == "My [PERSON_2] does, [PERSON_3] is fine, call [PHONE_1]."
@@ -259,7 +253,8 @@ def test_resume_from_a_decisions_file(browser, handmade: Path, tmp_path: Path) -
     ui = Page(browser, path)
     try:
         ui.page.set_input_files("#load", str(tmp_path / "d1.json"))
-        ui.page.wait_for_function("document.getElementById('msg').textContent.startsWith('Resumed')")
+        ui.page.wait_for_selector("#msg.ok")
+        assert ui.page.inner_text("#msg").startswith("Resumed")
         assert ui.page.locator("#transcript mark.added").count() == 1
         second = json.loads(ui.download("R", tmp_path / "d2.json").read_text())
     finally:
@@ -271,17 +266,22 @@ def test_resume_from_a_decisions_file(browser, handmade: Path, tmp_path: Path) -
 # End to end with the real de-identification: review, apply-review, shareable outputs
 
 
-def _deid_available() -> bool:
+def _integrated() -> bool:
+    """The deid library is installed and the coordinator applies stored review decisions."""
+    import inspect
+
     try:
         import pipeline.deid.engine  # noqa: F401
-        import pipeline.stages.deidentify  # noqa: F401
+        from pipeline import runner
     except ImportError:
         return False
-    return True
+    sources = (inspect.getsource(runner.Coordinator), inspect.getsource(runner.Coordinator.deidentify))
+    return any("apply_decisions" in src for src in sources)
 
 
 @pytest.mark.skipif(
-    not _deid_available(), reason="pipeline.deid.engine / pipeline.stages.deidentify not available"
+    not _integrated(),
+    reason="Coordinator does not apply review decisions yet (pipeline.review.apply_decisions)",
 )
 def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
     from pipeline.config import PipelineConfig
@@ -294,12 +294,11 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
         "Interviewer: Thank you for taking part. Where do you work?\n"
         "Participant: I am Anna Jensen and I work at the Riverside Clinic in Aarhus.\n"
         "Interviewer: Who helps you at home?\n"
-        "Participant: Mostly my neighbour Quillbert, he is very kind.\n",
+        "Participant: Mostly my neighbour. I asked Moonbeam about it.\n",
         encoding="utf-8",
     )
     (src / "int-b.txt").write_text(
-        "Interviewer: Thank you for taking part.\n"
-        "Participant: My friend Quillbert told me about the study.\n",
+        "Interviewer: Thank you for taking part.\nParticipant: I asked Moonbeam about the study.\n",
         encoding="utf-8",
     )
     out = tmp_path / "OUT"
@@ -309,9 +308,9 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
     layout = Layout(out)
     raw, reds = load_interview(layout, "int-a")
     before_b = (layout.shareable("int-b") / "transcript.json").read_text()
-    assert "Quillbert" in before_b, "the test needs a name the detector misses; pick another"
-    g_missed = next(i for i, s in enumerate(raw.segments) if "Quillbert" in s.text)
-    target = next(r for r in reds if r.text != "Anna Jensen" and "Quillbert" not in r.text)
+    assert "Moonbeam" in before_b, "the test needs a name the detector misses; pick another"
+    g_missed = next(i for i, s in enumerate(raw.segments) if "Moonbeam" in s.text)
+    target = next(r for r in reds if r.text != "Anna Jensen" and "Moonbeam" not in r.text)
 
     [path] = write_review_pages(out, interview="int-a")
     ui = Page(browser, path)
@@ -321,7 +320,7 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
             f"{target.segment_id}:{target.start}:{target.end}",
         )
         ui.page.click(f"mark[data-r='{idx}'] button[data-a='reject']")
-        ui.select(g_missed, "Quillbert")
+        ui.select(g_missed, "Moonbeam")
         ui.page.select_option("#mark-type", "PERSON")
         ui.page.check("#mark-known")
         ui.page.click("#mark-btn")
@@ -340,10 +339,10 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
     for iid in ("int-a", "int-b"):  # the missed name is gone from every interview that mentions it
         for f in layout.shareable(iid).rglob("*"):
             if f.is_file():
-                assert "Quillbert" not in f.read_text(encoding="utf-8", errors="ignore"), f
+                assert "Moonbeam" not in f.read_text(encoding="utf-8", errors="ignore"), f
     for f in layout.shareable_root.glob("*"):
         if f.is_file() and f.suffix in (".txt", ".csv", ".html", ".json"):
-            assert "Quillbert" not in f.read_text(encoding="utf-8", errors="ignore"), f
+            assert "Moonbeam" not in f.read_text(encoding="utf-8", errors="ignore"), f
     audit = [json.loads(x) for x in (layout.restricted_root / "audit_trail.jsonl").read_text().splitlines()]
     assert {a["event"] for a in audit} == {"review_applied", "decision", "list_addition"}
     assert all(a["reviewer"] == "E2E Reviewer" for a in audit)

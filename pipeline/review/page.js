@@ -87,7 +87,7 @@
   function segHTML(g, addsHere) {
     const s = segs[g];
     return (
-      '<div class="seg" id="g' + g + '" data-g="' + g + '"><div class="meta"><span class="ts">' + clock(s[1]) +
+      '<div class="seg" id="g' + g + '" data-g="' + g + '"><div class="meta"><span class="ts">' + (D.timed ? clock(s[1]) : "#" + s[0]) +
       '</span><span class="spk">' + esc(s[3]) + '</span></div><p class="txt">' + textHTML(g, addsHere) + "</p></div>"
     );
   }

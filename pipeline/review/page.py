@@ -122,6 +122,7 @@ def page_data(
         "low_score": low_score,
         "entity_types": list(entity_types()),
         "segments": segs,
+        "timed": any(s.end > 0 for s in raw.segments),
         "redactions": reds,
         "restored": restored,
         "last_review": {"by": reviews[-1]["reviewer"], "on": reviews[-1]["applied_at"][:10]}

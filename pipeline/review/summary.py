@@ -53,10 +53,10 @@ def summary_rows(out: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
         rows.append(
             {
                 "interview": iid,
-                "status": f"reviewed by {', '.join(reviewers)} on {last['applied_at'][:10]}"
+                "status": f"reviewed by {'; '.join(reviewers)} on {last['applied_at'][:10]}"
                 if last
                 else "not reviewed",
-                "reviewer": ", ".join(reviewers),
+                "reviewer": "; ".join(reviewers),
                 "reviewed_on": last["applied_at"][:10] if last else "",
                 "replacements": len(redactions),
                 "reviewed": actions["accept"] + actions["reject"],
