@@ -179,3 +179,69 @@ def test_list_additions_reach_every_interview_and_survive_a_later_run(
         assert "Moonbeam" not in share.text and "Aarhus" in share.text
     for f in layout.shareable_root.glob("*.*"):
         assert "Moonbeam" not in f.read_text(encoding="utf-8", errors="ignore"), f
+
+
+def _sample_transcripts(dest: Path) -> list[tuple[Path, list[dict]]]:
+    from pipeline.schema import Segment, Speaker
+
+    samples = Path(__file__).resolve().parents[1] / "audio_samples"
+    refs = sorted(samples.glob("interview_*.reference.json"))
+    if not refs:
+        pytest.skip("no sample interview references in audio_samples/")
+    out = []
+    for ref in refs:
+        d = json.loads(ref.read_text(encoding="utf-8"))
+        segs = [Segment(i, t["start"], t["end"], t["text"], t["speaker"]) for i, t in enumerate(d["turns"])]
+        roles = {k: v["role"] for k, v in d["speakers"].items()}
+        speakers = [
+            Speaker(k, "Interviewer" if r == "interviewer" else "Participant", r) for k, r in roles.items()
+        ]
+        path = dest / f"{d['interview']}.json"
+        path.write_text(
+            Transcript(d["interview"], "en", segs, speakers, d["duration"]).to_json(), encoding="utf-8"
+        )
+        out.append((path, d["planted"]))
+    return out
+
+
+def _strings(obj) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for k, v in obj.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _strings(v)]
+    return []
+
+
+def test_after_review_no_planted_value_of_the_sample_interviews_leaks(tmp_path: Path) -> None:
+    import re
+
+    from pipeline.runner import Coordinator
+
+    samples = _sample_transcripts(tmp_path)
+    out = tmp_path / "OUT"
+    outcomes = Coordinator(out, _config(), progress=False).run([p for p, _ in samples], transcripts=True)
+    assert all(o.status == "done" for o in outcomes), [o.error for o in outcomes]
+    iid = outcomes[0].interview_id
+    _, reds = load_interview(Layout(out), iid)
+    decisions = [
+        {"action": "accept", "id": f"{r.segment_id}:{r.start}:{r.end}"} for r in reds if r.segment_id >= 0
+    ]
+    raw, _ = load_interview(Layout(out), iid)
+    if any("nine years" in s.text for s in raw.segments):
+        decisions.append(add(out, iid, "nine years", "DATE_TIME"))
+    path = decisions_file(
+        out, tmp_path, iid, "Leak Check", decisions, [{"list": "known_names", "term": "Zebedee Quux"}]
+    )
+    apply_review(out, path, _config())
+
+    planted = {form for _, p in samples for value in p for form in value["forms"]}
+    for f in sorted(Layout(out).shareable_root.rglob("*")):
+        if not f.is_file():
+            continue
+        text = f.read_text(encoding="utf-8", errors="ignore")
+        if f.suffix == ".json":  # only the strings: a timestamp such as 42.3 is not the planted age
+            text = "\n".join(_strings(json.loads(text)))
+        leaks = [v for v in planted if re.search(r"(?<!\w)" + re.escape(v) + r"(?!\w)", text)]
+        assert not leaks, f"{f.relative_to(out)} holds planted value(s) {leaks}"
