@@ -81,7 +81,7 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> ResolvedModel:
     """Resolve ``name`` to a CTranslate2 model directory; see the module docstring for the rules."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     local = Path(name).expanduser()
-    if local.is_dir():
+    if local.is_dir() and ((local / "model.bin").is_file() or name not in OFFLINE_MODELS):
         if not (local / "model.bin").is_file():
             raise ModelNotFoundError(f"model directory {local} has no model.bin (not a CTranslate2 model)")
         return ResolvedModel(

@@ -129,6 +129,12 @@ def test_a_local_directory_without_model_bin_is_refused(tmp_path):
         resolve_model(str(tmp_path / "empty"))
 
 
+def test_a_folder_named_like_an_offline_model_does_not_shadow_it(tiny, monkeypatch, tmp_path):
+    (tmp_path / "tiny.en").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("tiny.en", tmp_path / "cache") == tiny
+
+
 def test_a_missing_package_names_the_pip_package_to_install():
     with pytest.raises(ModelNotFoundError, match=r"pip install 'no-such-package-xyz>=1,<2'"):
         models._package_dir("no_such_package_xyz", "no-such-package-xyz>=1,<2", "tiny.en")
