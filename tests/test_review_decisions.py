@@ -46,7 +46,8 @@ def out(tmp_path: Path) -> Path:
     b = _transcript("int-b", ["Hello.", "My colleague Anna Jensen knows Peter."])
     reds = {
         "int-a": [_red(a, 1, "Anna Jensen", "PERSON", "[PERSON_1]"), _red(a, 1, "Aarhus", "LOCATION", "[PLACE_1]", 0.4),
-                  _red(a, 3, "555 0123", "PHONE_NUMBER", "[PHONE_1]")],
+                  _red(a, 3, "555 0123", "PHONE_NUMBER", "[PHONE_1]"),
+                  Redaction(-1, 0, 4, "Anna", "PERSON", 1.0, "SpeakerLabel", "[PERSON_1]")],
         "int-b": [_red(b, 1, "Anna Jensen", "PERSON", "[PERSON_1]")],
     }  # fmt: skip
     for t in (a, b):
@@ -129,6 +130,7 @@ REFUSALS = [
     ("bad-action", _set("decisions.0.action", "delete"), "'action' must be one of"),
     ("unknown-redaction-id", _set("decisions.1.id", "1:0:2"), "unknown redaction id '1:0:2'"),
     ("id-from-other-segment", _set("decisions.1.id", "9:0:3"), "unknown redaction id"),
+    ("speaker-label-id", _set("decisions.1.id", "-1:0:4"), "unknown redaction id"),
     ("unknown-segment", _set("decisions.2.segment_id", 99), "unknown segment id 99"),
     ("offsets-out-of-range", _set("decisions.2.end", 500), "out of range"),
     ("offsets-reversed", _set("decisions.2.end", 0), "out of range"),
@@ -314,7 +316,7 @@ def test_audit_summary_counts_and_holds_no_original_value(out: Path) -> None:
         lines[0]
         == "interview,status,reviewer,reviewed_on,replacements,reviewed,accepted,rejected,added,LOCATION,PERSON,PHONE_NUMBER"
     )
-    assert lines[1] == "int-a,not reviewed,,,3,0,0,0,0,1,1,1"
+    assert lines[1] == "int-a,not reviewed,,,4,0,0,0,0,1,2,1"
     assert lines[2] == "int-b,not reviewed,,,1,0,0,0,0,0,1,0"
     _, reds = load_interview(layout, "int-a")
     stored = merge_stored(
@@ -329,7 +331,7 @@ def test_audit_summary_counts_and_holds_no_original_value(out: Path) -> None:
     write_audit_summary(out)
     assert (
         csv_path.read_text().splitlines()[1]
-        == "int-a,reviewed by Dr Who on 2024-05-01,Dr Who,2024-05-01,3,1,0,1,0,1,1,1"
+        == "int-a,reviewed by Dr Who on 2024-05-01,Dr Who,2024-05-01,4,1,0,1,0,1,2,1"
     )
     for p in (csv_path, html_path):
         text = p.read_text()

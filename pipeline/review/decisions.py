@@ -136,7 +136,7 @@ def validate(
         raise ReviewError(f"{path}: 'decisions' must be a list")
 
     texts = {s.id: s.text for s in raw.segments}
-    ids = {redaction_id(r) for r in redactions}
+    ids = {redaction_id(r) for r in redactions if r.segment_id in texts}  # not speaker-label replacements
     seen: set[str] = set()
     decisions: list[dict[str, Any]] = []
     for n, d in enumerate(items, 1):
