@@ -89,12 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     coordinator = Coordinator(args.out, config, passphrase=_passphrase(args), progress=not args.no_progress)
-    if config.run.executor != "local":
-        from pipeline.distributed import run_dask
-
-        outcomes = run_dask(coordinator, args.inputs)
-    else:
-        outcomes = coordinator.run(args.inputs)
+    outcomes = coordinator.run(args.inputs)
     _print_summary(outcomes)
     return EXIT_FAILED if any(o.status != "done" for o in outcomes) else EXIT_OK
 

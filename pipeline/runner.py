@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,8 +242,11 @@ class _SecondsBar:
 
 class Coordinator:
     def __init__(self, out: str | Path, config: PipelineConfig, *, passphrase: str | None = None, progress: bool = True):
+        from pipeline.review import load_project_lists, merge_project_lists
+
         self.layout = Layout(out)
-        self.config = config
+        # Names and terms added during review apply to every command on this output folder.
+        self.config = merge_project_lists(config, load_project_lists(out))
         self.passphrase = passphrase
         self.progress = progress
         self.manifest: Manifest | None = None
@@ -271,11 +274,13 @@ class Coordinator:
 
     def deidentify(self, interview_id: str) -> str:
         """Pseudonymise one interview's speaker-tagged transcript; returns 'run' or 'skipped'."""
+        from pipeline.review import apply_decisions, load_decisions
         from pipeline.stages.deidentify import write_deidentified
 
         m = self.manifest
         src = self.layout.restricted(interview_id) / SPEAKERS_NAME
-        input_hash = sha256_file(src)
+        decisions = load_decisions(self.layout.out, interview_id)
+        input_hash = sha256_json([sha256_file(src), decisions]) if decisions else sha256_file(src)
         chash = _config_hash(self.config, "deidentify")
         if m.is_fresh(interview_id, "deidentify", input_hash, chash):
             return "skipped"
@@ -283,6 +288,7 @@ class Coordinator:
         raw = Transcript.load(src)
         key = self._key_store()
         shareable, redactions = self._engine().deidentify(raw, key)
+        shareable, redactions = apply_decisions(raw, shareable, redactions, decisions, key, self.config.deidentify)
         rdir, sdir = self.layout.restricted(interview_id), self.layout.shareable(interview_id)
         write_deidentified(shareable, redactions, rdir, sdir)
         key.save(self.key_path)
@@ -391,47 +397,48 @@ class Coordinator:
         return outcome
 
     def _run_audio(self, jobs: list[Job], bar) -> list[Outcome]:
-        workers = resolve_workers(self.config)
+        """Run the audio stages on the configured executor; pseudonymise in id order as results come."""
         ordered = sorted(jobs, key=lambda j: j.interview_id)
         results: dict[str, Outcome] = {}
         next_idx = 0
-
-        def drain() -> None:
-            nonlocal next_idx
+        for o in self._audio_results(ordered):
+            self._merge(o)
+            results[o.interview_id] = o
+            bar.update(1)
             while next_idx < len(ordered) and ordered[next_idx].interview_id in results:
                 self._finish_one(results[ordered[next_idx].interview_id])
                 next_idx += 1
+        return [results[j.interview_id] for j in ordered]
 
-        def prior(job: Job) -> dict[str, Any]:
-            return dict(self.manifest.interview(job.interview_id).get("stages", {}))
+    def _prior(self, job: Job) -> dict[str, Any]:
+        return dict(self.manifest.interview(job.interview_id).get("stages", {}))
 
+    def _audio_results(self, ordered: list[Job]) -> Iterator[Outcome]:
+        """Yield each interview's audio-stage outcome, in completion order."""
+        executor = self.config.run.executor
+        if executor != "local":
+            from pipeline.distributed import dask_results
+
+            yield from dask_results(ordered, str(self.layout.out), self.config, self._prior)
+            return
+        workers = resolve_workers(self.config)
         if workers <= 1 or len(ordered) <= 1:
             factory = (lambda label, total: _SecondsBar(label, total, self.progress)) if self.progress else None
             for job in ordered:
-                o = run_audio_stages(job, str(self.layout.out), self.config, prior(job), workers=1, progress_factory=factory)
-                self._merge(o)
-                results[job.interview_id] = o
-                bar.update(1)
-                drain()
-        else:
-            import concurrent.futures as cf
-            import multiprocessing as mp
+                yield run_audio_stages(job, str(self.layout.out), self.config, self._prior(job), workers=1, progress_factory=factory)
+            return
+        import concurrent.futures as cf
+        import multiprocessing as mp
 
-            cfg = self.config.model_dump_json()
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=pool_initializer) as pool:
-                futures = {pool.submit(run_audio_stages_in_worker, (job, str(self.layout.out), cfg, prior(job), workers)): job for job in ordered}
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        o = fut.result()
-                    except Exception as e:  # a worker died (killed, out of memory)
-                        o = Outcome(job.interview_id, job.source, "failed", f"{Path(job.source).name}: worker failed ({type(e).__name__})", "ingest")
-                    self._merge(o)
-                    results[job.interview_id] = o
-                    bar.update(1)
-                    drain()
-        drain()
-        return [results[j.interview_id] for j in ordered]
+        cfg = self.config.model_dump_json()
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=pool_initializer) as pool:
+            futures = {pool.submit(run_audio_stages_in_worker, (job, str(self.layout.out), cfg, self._prior(job), workers)): job for job in ordered}
+            for fut in cf.as_completed(futures):
+                job = futures[fut]
+                try:
+                    yield fut.result()
+                except Exception as e:  # a worker died (killed, out of memory)
+                    yield Outcome(job.interview_id, job.source, "failed", f"{Path(job.source).name}: worker failed ({type(e).__name__})", "ingest")
 
 
 def resolve_workers(config: PipelineConfig) -> int:
