@@ -1,0 +1,356 @@
+"""Speakers stage benchmark: DER, speaker count, word-level speaker accuracy, roles, speed.
+
+    python bench/bench_speakers.py                 # everything; ASR with faster-whisper tiny.en
+    python bench/bench_speakers.py --model base    # word-level part with the base model
+    python bench/bench_speakers.py --skip-words    # diarization only (no ASR)
+
+1. Diarization error rate (pyannote.metrics, collar 0.25 s and 0 s, overlap scored) of the turns
+   the stage's back-end finds, on every file of ../shared/eval/speakers with an RTTM, with the
+   speaker count estimated and (for reference) given; speaker count estimated vs true.
+   stereo_diarization.wav goes through the stage's ``auto`` choice, the others through the default
+   embedding back-end. The two sample interviews (reference turns) are scored the same way.
+2. Floor: the DER of perfect speaker labels on the VAD's speech regions (one speaker per frame),
+   i.e. what VAD misses, false alarms and overlapped speech alone cost.
+3. Sample interviews (audio_samples/*.reference.json): ingest + transcribe + speakers stage; each
+   word's speaker is compared with the reference turn at the word's midpoint after mapping each
+   found speaker to the reference speaker it shares most words with; interviewer role right or not;
+   interviewer enrolment (voice sample = interview_01's interviewer turns) tried on interview_02.
+4. Speed: realtime factor of the diarization (warm models) and of the whole stage.
+
+Writes bench/results/speakers.json and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+EVAL = REPO.parent / "shared" / "eval" / "speakers"
+SAMPLES = REPO / "audio_samples"
+RESULTS = REPO / "bench" / "results" / "speakers.json"
+
+from pyannote.core import Annotation, Timeline  # noqa: E402
+from pyannote.core import Segment as PSegment  # noqa: E402
+from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
+
+from pipeline.speakers.base import AudioInput, load_wav  # noqa: E402
+from pipeline.speakers.config import SpeakersConfig  # noqa: E402
+from pipeline.speakers.embedding import EmbeddingBackend, speech_regions  # noqa: E402
+from pipeline.speakers.models import speech_probabilities  # noqa: E402
+from pipeline.stages import speakers as stage  # noqa: E402
+
+
+def read_rttm(path: Path) -> Annotation:
+    ann = Annotation()
+    for i, line in enumerate(path.read_text().splitlines()):
+        p = line.split()
+        if p and p[0] == "SPEAKER":
+            start, dur = float(p[3]), float(p[4])
+            ann[PSegment(start, start + dur), i] = p[7]
+    return ann
+
+
+def reference_turns(path: Path) -> Annotation:
+    ann = Annotation()
+    for i, t in enumerate(json.loads(path.read_text())["turns"]):
+        ann[PSegment(t["start"], t["end"]), i] = t["speaker"]
+    return ann
+
+
+def to_annotation(turns) -> Annotation:
+    ann = Annotation()
+    for i, t in enumerate(turns):
+        ann[PSegment(t.start, t.end), i] = t.speaker
+    return ann
+
+
+def der(ref: Annotation, hyp: Annotation, duration: float, collar: float) -> float:
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
+    return float(metric(ref, hyp, uem=Timeline([PSegment(0, duration)])))
+
+
+def floor_der(ref: Annotation, regions, duration: float) -> float:
+    """DER of the reference's own labels restricted to the VAD regions, one label per 10 ms frame."""
+    hop = 0.01
+    n = int(np.ceil(duration / hop)) + 1
+    lab = np.full(n, None, dtype=object)
+    for seg, _, name in sorted(ref.itertracks(yield_label=True), key=lambda t: -t[0].duration):
+        lab[int(seg.start / hop) : int(np.ceil(seg.end / hop))] = name
+    hyp = Annotation()
+    k = 0
+    for s, e in regions:
+        i, end = int(s / hop), min(n, int(e / hop))
+        while i < end:
+            j = i
+            while j < end and lab[j] == lab[i]:
+                j += 1
+            hyp[PSegment(i * hop, j * hop), k] = lab[i] or "none"
+            k += 1
+            i = j
+    return der(ref, hyp, duration, 0.25)
+
+
+def der_files() -> list[tuple[str, Path, Annotation]]:
+    files = [EVAL / "sample.wav", *sorted((EVAL / "ami30s").glob("*.wav")), EVAL / "three_speakers.wav"]
+    out = [(f.stem, f, read_rttm(f.with_suffix(".rttm"))) for f in files if f.with_suffix(".rttm").exists()]
+    return out
+
+
+def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotation]]) -> list[dict]:
+    backend = EmbeddingBackend(config)
+    rows = []
+    for name, wav, ref in der_files() + interviews:
+        x = load_wav(wav, mono=True)
+        duration = len(x) / 16000
+        true_k = len(ref.labels())
+        backend.diarize_array(x[: 16000 * 2], config.for_interview(name))  # warm-up (models loaded)
+        t0 = time.monotonic()
+        d = backend.diarize_array(x, config.for_interview(name))
+        secs = time.monotonic() - t0
+        given = backend.diarize_array(x, SpeakersConfig(num_speakers=true_k).for_interview(name))
+        hyp = to_annotation(d.turns)
+        regions = speech_regions(speech_probabilities(x), config.embedding, duration)
+        rows.append(
+            {
+                "file": name,
+                "duration": round(duration, 2),
+                "true_speakers": true_k,
+                "found_speakers": d.stats["num_speakers"],
+                "der_collar025": round(der(ref, hyp, duration, 0.25), 4),
+                "der_collar0": round(der(ref, hyp, duration, 0.0), 4),
+                "der_collar025_count_given": round(der(ref, to_annotation(given.turns), duration, 0.25), 4),
+                "floor_der_collar025": round(floor_der(ref, regions, duration), 4),
+                "method": d.stats.get("method"),
+                "silhouette": d.stats.get("silhouette"),
+                "rtf": round(secs / duration, 4),
+            }
+        )
+        print(
+            f"  {name}: DER {rows[-1]['der_collar025']:.3f}, {d.stats['num_speakers']}/{true_k} speakers",
+            flush=True,
+        )
+    return rows
+
+
+def bench_stereo(config: SpeakersConfig, work: Path) -> dict:
+    from pipeline.config import IngestConfig
+    from pipeline.stages import ingest
+
+    src = EVAL / "stereo_diarization.wav"
+    info = ingest.run(src, "stereo", work / "stereo", IngestConfig())
+    audio = AudioInput(
+        work / "stereo" / info.normalized_path,
+        work / "stereo" / info.channels_path if info.channels_path else None,
+    )
+    settings = config.for_interview("stereo")
+    name, measures = stage.choose_backend(settings, audio, config)
+    from pipeline.speakers.registry import get_backend
+
+    d = get_backend(name, config).diarize(audio, settings)
+    ref = read_rttm(src.with_suffix(".rttm"))
+    hyp = to_annotation(d.turns)
+    ref_overlap = ref.get_overlap()
+    found_overlap = Timeline([PSegment(s, e) for s, e in d.overlaps]).support()
+    inter = (
+        sum(seg.duration for seg in ref_overlap.crop(found_overlap, mode="intersection"))
+        if found_overlap
+        else 0.0
+    )
+    return {
+        "file": "stereo_diarization",
+        "auto_backend": name,
+        "auto_measures": measures,
+        "der_collar025": round(der(ref, hyp, info.duration, 0.25), 4),
+        "der_collar0": round(der(ref, hyp, info.duration, 0.0), 4),
+        "found_speakers": d.stats["num_speakers"],
+        "true_speakers": len(ref.labels()),
+        "overlap_reference_s": round(ref_overlap.duration(), 2),
+        "overlap_found_s": round(found_overlap.duration(), 2),
+        "overlap_recall": round(inter / ref_overlap.duration(), 3) if ref_overlap.duration() else None,
+        "overlap_precision": round(inter / found_overlap.duration(), 3) if found_overlap.duration() else None,
+    }
+
+
+def word_accuracy(transcript, ref: Annotation) -> tuple[float, dict[str, str], int]:
+    """Share of words whose speaker (after mapping found -> reference) is the reference one at the word's midpoint."""
+    pairs = []
+    for seg in transcript.segments:
+        for w in seg.words:
+            mid = (w.start + w.end) / 2
+            names = ref.crop(PSegment(mid - 0.001, mid + 0.001)).labels()
+            if not names:  # between turns: the nearest turn
+                nearest = min(
+                    ref.itertracks(yield_label=True),
+                    key=lambda t: min(abs(mid - t[0].start), abs(mid - t[0].end)),
+                )
+                names = [nearest[2]]
+            pairs.append((w.speaker, names[0]))
+    counts: dict[str, dict[str, int]] = {}
+    for hyp, true in pairs:
+        counts.setdefault(str(hyp), {}).setdefault(true, 0)
+        counts[str(hyp)][true] += 1
+    mapping = {h: max(c, key=c.get) for h, c in counts.items()}
+    right = sum(1 for hyp, true in pairs if mapping[str(hyp)] == true)
+    return (right / len(pairs) if pairs else 0.0), mapping, len(pairs)
+
+
+def bench_interviews(config: SpeakersConfig, model: str, work: Path) -> tuple[list[dict], dict]:
+    from pipeline.config import IngestConfig, TranscribeConfig
+    from pipeline.stages import ingest, transcribe
+
+    rows, infos, transcripts = [], {}, {}
+    for ref_path in sorted(SAMPLES.glob("interview_*.reference.json")):
+        name = ref_path.name.split(".")[0]
+        ref_json = json.loads(ref_path.read_text())
+        info = ingest.run(SAMPLES / ref_json["audio"], name, work / name, IngestConfig())
+        asr = transcribe.run(info, work / name, TranscribeConfig(model=model))
+        t0 = time.monotonic()
+        tagged = stage.run(asr, info, work / name, config)
+        secs = time.monotonic() - t0
+        ref = reference_turns(ref_path)
+        acc, mapping, n_words = word_accuracy(tagged, ref)
+        ref_interviewer = next(k for k, v in ref_json["speakers"].items() if v["role"] == "interviewer")
+        found = next((s.id for s in tagged.speakers if s.role == "interviewer"), None)
+        rows.append(
+            {
+                "file": name,
+                "duration": info.duration,
+                "words": n_words,
+                "word_accuracy": round(acc, 4),
+                "speakers_found": len(tagged.speakers),
+                "segments_in": len(asr.segments),
+                "segments_out": len(tagged.segments),
+                "interviewer_found": found,
+                "interviewer_right": found is not None and mapping.get(found) == ref_interviewer,
+                "interviewer_rule": tagged.provenance["speakers"].get("interviewer_rule"),
+                "stage_rtf": round(secs / info.duration, 4),
+            }
+        )
+        infos[name], transcripts[name] = info, (asr, ref_json, mapping)
+        print(
+            f"  {name}: word accuracy {acc:.3f}, interviewer {'right' if rows[-1]['interviewer_right'] else 'WRONG'}",
+            flush=True,
+        )
+    return rows, _bench_enrolment(config, work, infos, transcripts)
+
+
+def _bench_enrolment(config: SpeakersConfig, work: Path, infos: dict, transcripts: dict) -> dict:
+    """Enrol the interviewer from interview_01's reference turns, recognise them in interview_02."""
+    if not {"interview_01", "interview_02"} <= set(infos):
+        return {}
+    _, ref1, _ = transcripts["interview_01"]
+    x = load_wav(work / "interview_01" / infos["interview_01"].normalized_path, mono=True)
+    parts = [
+        x[int(t["start"] * 16000) : int(t["end"] * 16000)] for t in ref1["turns"] if t["speaker"] == "S1"
+    ]
+    sample = work / "interviewer_sample.wav"
+    sf.write(sample, np.concatenate(parts), 16000)
+    enrol = config.model_copy(update={"interviewer_sample": sample, "infer_roles": False})
+    asr2, ref2, _ = transcripts["interview_02"]
+    tagged = stage.run(asr2, infos["interview_02"], work / "interview_02", enrol)
+    _, mapping, _ = word_accuracy(tagged, reference_turns(SAMPLES / "interview_02.reference.json"))
+    found = next((s.id for s in tagged.speakers if s.role == "interviewer"), None)
+    prov = tagged.provenance["speakers"]
+    return {
+        "sample_seconds": round(sum(len(p) for p in parts) / 16000, 1),
+        "interviewer_found": found,
+        "right": found is not None and mapping.get(found) == "S1",
+        "rule": prov.get("interviewer_rule"),
+        "similarities": prov.get("sample_similarity"),
+        "threshold": config.enrol_threshold,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="tiny.en", help="ASR model for the word-level part")
+    parser.add_argument("--skip-words", action="store_true", help="diarization only (no ASR)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if not EVAL.is_dir():
+        print(f"evaluation data missing: {EVAL}", file=sys.stderr)
+        return 2
+    config = SpeakersConfig()
+    interviews = [
+        (p.name.split(".")[0], None, reference_turns(p))
+        for p in sorted(SAMPLES.glob("interview_*.reference.json"))
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        from pipeline.config import IngestConfig
+        from pipeline.stages import ingest
+
+        iv = []
+        for name, _, ref in interviews:
+            info = ingest.run(SAMPLES / f"{name}.mp3", name, work / "der" / name, IngestConfig())
+            iv.append((name, work / "der" / name / info.normalized_path, ref))
+        print("DER:", flush=True)
+        rows = bench_der(config, iv)
+        stereo = bench_stereo(config, work)
+        words, enrolment = ([], {}) if args.skip_words else bench_interviews(config, args.model, work)
+    target = [r for r in rows if r["file"] == "sample" or r["file"].startswith(("dev", "trn"))]
+    summary = {
+        "mean_der_collar025_sample_ami": round(statistics.mean(r["der_collar025"] for r in target), 4),
+        "mean_der_collar0_sample_ami": round(statistics.mean(r["der_collar0"] for r in target), 4),
+        "mean_der_collar025_count_given": round(
+            statistics.mean(r["der_collar025_count_given"] for r in target), 4
+        ),
+        "mean_floor_der_collar025": round(statistics.mean(r["floor_der_collar025"] for r in target), 4),
+        "count_right": f"{sum(r['found_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
+        "diarization_rtf_median": round(statistics.median(r["rtf"] for r in rows), 4),
+        "stage_rtf_max": max((w["stage_rtf"] for w in words), default=None),
+    }
+    result = {
+        "summary": summary,
+        "der": rows,
+        "stereo": stereo,
+        "interviews": words,
+        "enrolment": enrolment,
+        "asr_model": None if args.skip_words else args.model,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    print_tables(result)
+    return 0
+
+
+def print_tables(result: dict) -> None:
+    print("\n| file | true | found | DER c0.25 | DER c0 | DER c0.25 (count given) | floor c0.25 | RTF |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in result["der"]:
+        print(
+            f"| {r['file']} | {r['true_speakers']} | {r['found_speakers']} | {r['der_collar025']:.3f} | {r['der_collar0']:.3f} | "
+            f"{r['der_collar025_count_given']:.3f} | {r['floor_der_collar025']:.3f} | {r['rtf']:.3f} |"
+        )
+    s = result["stereo"]
+    print(
+        f"\nstereo_diarization: auto -> {s['auto_backend']}, DER c0.25 {s['der_collar025']:.3f}, "
+        f"overlap found {s['overlap_found_s']} s of {s['overlap_reference_s']} s (recall {s['overlap_recall']}, precision {s['overlap_precision']})"
+    )
+    if result["interviews"]:
+        print("\n| interview | words | word accuracy | speakers | interviewer right | rule | stage RTF |")
+        print("|---|---|---|---|---|---|---|")
+        for r in result["interviews"]:
+            print(
+                f"| {r['file']} | {r['words']} | {r['word_accuracy']:.3f} | {r['speakers_found']} | {r['interviewer_right']} | {r['interviewer_rule']} | {r['stage_rtf']:.3f} |"
+            )
+    if result["enrolment"]:
+        print(f"\nenrolment: {result['enrolment']}")
+    print("\nsummary:", json.dumps(result["summary"], indent=1))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Embedding back-end (default, offline): Silero VAD -> Resemblyzer windows -> clustering -> turns.
+
+1. Speech regions: Silero probability > ``vad_threshold`` per 32 ms frame; regions closer than
+   ``vad_min_silence`` are joined, shorter than ``vad_min_speech`` dropped, ``vad_pad`` added.
+2. The speech is levelled to ``gain_dbfs`` RMS (Resemblyzer's mel input is not log-scaled, so a quiet
+   recording otherwise gets blurred embeddings).
+3. Windows of ``window`` s every ``hop`` s inside each region (a region shorter than a window gets
+   one window on it, at least 0.5 s); one d-vector per window.
+4. Windows are clustered (``pipeline.speakers.clustering``), then each 10 ms frame of speech takes
+   the label most of its covering windows have: turns are runs of one label.
+
+Overlapped speech is not detected by this back-end (each frame gets one speaker).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pipeline.speakers import models
+from pipeline.speakers.base import SAMPLE_RATE, AudioInput, Diarization, SpeakerBackend, Turn
+from pipeline.speakers.clustering import Span, centroids, cluster_speakers
+from pipeline.speakers.config import EmbeddingConfig, ResolvedSpeakers
+
+logger = logging.getLogger(__name__)
+
+FRAME = 0.01  # label resolution (s), one mel frame
+MIN_WINDOW = 0.5
+
+
+def speech_regions(probs: np.ndarray, cfg: EmbeddingConfig, duration: float) -> list[Span]:
+    """Speech regions (s) from Silero frame probabilities."""
+    hop = models.VAD_FRAME / SAMPLE_RATE
+    speech = probs > cfg.vad_threshold
+    runs: list[list[float]] = []
+    i, n = 0, len(speech)
+    while i < n:
+        if speech[i]:
+            j = i
+            while j < n and speech[j]:
+                j += 1
+            if runs and i * hop - runs[-1][1] < cfg.vad_min_silence:
+                runs[-1][1] = j * hop
+            else:
+                runs.append([i * hop, j * hop])
+            i = j
+        else:
+            i += 1
+    out: list[list[float]] = []
+    for s, e in runs:
+        if e - s < cfg.vad_min_speech:
+            continue
+        s, e = max(0.0, s - cfg.vad_pad), min(duration, e + cfg.vad_pad)
+        if out and s <= out[-1][1]:
+            out[-1][1] = e
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def windows(regions: list[Span], duration: float, window: float, hop: float) -> list[Span]:
+    """Embedding windows (s) inside speech regions."""
+    out: list[Span] = []
+    for s, e in regions:
+        length = e - s
+        if length <= window:
+            c, half = (s + e) / 2, max(length, MIN_WINDOW) / 2
+            out.append((max(0.0, c - half), min(duration, c + half)))
+            continue
+        n = int(np.ceil((length - window) / hop)) + 1
+        for k in range(n):
+            a = min(s + k * hop, e - window)
+            out.append((a, a + window))
+    return out
+
+
+def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndarray:
+    """Scale so that the speech has ``target_dbfs`` RMS."""
+    mask = np.zeros(len(audio), dtype=bool)
+    for s, e in regions:
+        mask[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] = True
+    speech = audio[mask] if mask.any() else audio
+    rms = float(np.sqrt(np.mean(speech.astype(np.float64) ** 2))) if len(speech) else 0.0
+    if rms < 1e-6:
+        return audio
+    return (audio * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+
+
+def embed_windows(mel: np.ndarray, spans: list[Span]) -> np.ndarray:
+    frames = [
+        (int(round(a / FRAME)), max(int(round(a / FRAME)) + 20, int(round(b / FRAME)))) for a, b in spans
+    ]
+    return models.embed_spans(mel, frames)
+
+
+def label_frames(regions: list[Span], spans: list[Span], labels: np.ndarray, duration: float) -> list[Turn]:
+    """Each speech frame takes the majority label of the windows covering it; turns are runs of one label."""
+    nf = int(np.ceil(duration / FRAME)) + 1
+    k = int(labels.max()) + 1 if len(labels) else 1
+    votes = np.zeros((nf, k), dtype=np.float32)
+    for (a, b), lab in zip(spans, labels):
+        votes[int(a / FRAME) : int(np.ceil(b / FRAME)), lab] += 1
+    best = votes.argmax(axis=1)
+    turns: list[Turn] = []
+    for s, e in regions:
+        i, end = int(round(s / FRAME)), min(nf, int(round(e / FRAME)))
+        while i < end:
+            j = i
+            while j < end and best[j] == best[i]:
+                j += 1
+            turns.append(Turn(round(i * FRAME, 3), round(min(j * FRAME, duration), 3), f"C{best[i]}"))
+            i = j
+    return [t for t in turns if t.end > t.start]
+
+
+def _cluster(
+    emb: np.ndarray, spans: list[Span], settings: ResolvedSpeakers, cfg: EmbeddingConfig
+) -> tuple[np.ndarray, dict]:
+    """Cluster at most ``max_cluster_windows`` evenly spaced windows; the others join the nearest centroid."""
+    n = len(emb)
+    idx = np.arange(n)
+    if n > cfg.max_cluster_windows:
+        idx = np.unique(np.linspace(0, n - 1, cfg.max_cluster_windows).round().astype(int))
+    scale = len(idx) / n  # the subset covers about this fraction of the speech
+    sub, info = cluster_speakers(
+        emb[idx],
+        [spans[i] for i in idx],
+        min_k=settings.min_speakers,
+        max_k=settings.max_speakers,
+        min_seconds=cfg.min_speaker_seconds * scale if scale < 1 else cfg.min_speaker_seconds,
+        silhouette_min=cfg.silhouette_min,
+        penalty=cfg.speaker_penalty,
+    )
+    if len(idx) == n:
+        return sub, info
+    cent = centroids(emb[idx], sub)
+    return (emb @ cent.T).argmax(axis=1), {**info, "clustered_windows": int(len(idx))}
+
+
+class EmbeddingBackend(SpeakerBackend):
+    name = "embedding"
+
+    def diarize(self, audio: AudioInput, settings: ResolvedSpeakers) -> Diarization:
+        return self.diarize_array(audio.mono(), settings)
+
+    def diarize_array(self, x: np.ndarray, settings: ResolvedSpeakers) -> Diarization:
+        cfg = self.config.embedding
+        started = time.monotonic()
+        duration = len(x) / SAMPLE_RATE
+        regions = speech_regions(models.speech_probabilities(x), cfg, duration)
+        stats: dict = {
+            "speech_regions": len(regions),
+            "speech_seconds": round(sum(e - s for s, e in regions), 2),
+        }
+        if not regions:
+            stats.update(windows=0, num_speakers=0, seconds=round(time.monotonic() - started, 3))
+            return Diarization([], self.name, stats=stats)
+        mel = models.mel_frames(level(x, regions, cfg.gain_dbfs))
+        spans = windows(regions, duration, cfg.window, cfg.hop)
+        emb = embed_windows(mel, spans)
+        labels, info = _cluster(emb, spans, settings, cfg)
+        turns = label_frames(regions, spans, labels, duration)
+        stats.update(info)
+        stats.update(
+            windows=len(spans),
+            num_speakers=len({t.speaker for t in turns}),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        logger.info(
+            "embedding diarization: %d regions, %d windows, %d speakers in %.2f s",
+            len(regions),
+            len(spans),
+            stats["num_speakers"],
+            stats["seconds"],
+        )
+        return Diarization(turns, self.name, stats=stats)
+
+
+def voice_embedding(
+    x: np.ndarray, spans: list[Span] | None = None, cfg: EmbeddingConfig | None = None
+) -> np.ndarray | None:
+    """One L2-normed voice print from the speech in ``spans`` (default: all speech found by the VAD)."""
+    cfg = cfg or EmbeddingConfig()
+    duration = len(x) / SAMPLE_RATE
+    if spans is None:
+        spans = speech_regions(models.speech_probabilities(x), cfg, duration)
+    spans = [(max(0.0, a), min(duration, b)) for a, b in spans if b - a >= 0.3]
+    if not spans:
+        return None
+    mel = models.mel_frames(level(x, spans, cfg.gain_dbfs))
+    emb = embed_windows(mel, windows(spans, duration, cfg.window, cfg.hop))
+    v = emb.mean(axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-9)
