@@ -207,6 +207,9 @@ def main() -> int:
             "word_timestamps": True,
             "language": "en",
             "cpu_threads": args.cpu_threads,
+            "repeat": args.repeat,
+            "omp_wait_policy": args.omp_wait_policy or os.environ.get("OMP_WAIT_POLICY"),
+            "warm_up": "one 3 s decode before timing",
         },
         "machine": {
             "cpus": os.cpu_count(),
