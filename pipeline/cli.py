@@ -45,7 +45,9 @@ def _passphrase(args: argparse.Namespace) -> str | None:
         try:
             return Path(args.passphrase_file).read_text(encoding="utf-8").strip("\r\n")
         except OSError as e:
-            raise ConfigError(f"{args.passphrase_file}: cannot read passphrase file ({type(e).__name__})") from e
+            raise ConfigError(
+                f"{args.passphrase_file}: cannot read passphrase file ({type(e).__name__})"
+            ) from e
     if getattr(args, "ask_passphrase", False):
         import getpass
 
@@ -75,7 +77,16 @@ def _print_summary(outcomes) -> None:
     rows = [("interview", "audio", "status", "stages run", "skipped", "reason")]
     for o in outcomes:
         dur = f"{o.duration / 60:.1f} min" if o.duration else "-"
-        rows.append((o.interview_id, dur, o.status, ",".join(o.stages_run) or "-", ",".join(o.stages_skipped) or "-", o.error or ""))
+        rows.append(
+            (
+                o.interview_id,
+                dur,
+                o.status,
+                ",".join(o.stages_run) or "-",
+                ",".join(o.stages_skipped) or "-",
+                o.error or "",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     print()
     for r in rows:
@@ -119,7 +130,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     with OutputLock(args.out):
         c.manifest = Manifest.load(c.layout)
         written = c.export()
-    print(f"{len(written)} file(s) written under {c.layout.shareable_root}" if written else "Exports are up to date.")
+    print(
+        f"{len(written)} file(s) written under {c.layout.shareable_root}"
+        if written
+        else "Exports are up to date."
+    )
     return EXIT_OK
 
 
@@ -167,7 +182,9 @@ def cmd_apply_review(args: argparse.Namespace) -> int:
     from pipeline.review import apply_review
 
     config = _config(args)
-    summary = apply_review(Path(args.out), Path(args.decisions), config, config_path=args.config, passphrase=_passphrase(args))
+    summary = apply_review(
+        Path(args.out), Path(args.decisions), config, config_path=args.config, passphrase=_passphrase(args)
+    )
     print(summary)
     return EXIT_OK
 
@@ -180,51 +197,99 @@ def build_parser() -> argparse.ArgumentParser:
         "Identifiable material goes to OUT/restricted/, what may be shared to OUT/shareable/.",
         formatter_class=fmt,
     )
-    p.add_argument("-v", "--verbose", action="count", default=0, help="log progress (ids, counts, durations) to stderr")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress (ids, counts, durations) to stderr"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp: argparse.ArgumentParser, out_positional: bool = False) -> None:
         sp.add_argument("--config", metavar="FILE", help="YAML configuration (see configs/default.yaml)")
-        sp.add_argument("--passphrase-file", metavar="FILE", help=f"encrypt the key with the passphrase in FILE (or set {PASSPHRASE_ENV})")
+        sp.add_argument(
+            "--passphrase-file",
+            metavar="FILE",
+            help=f"encrypt the key with the passphrase in FILE (or set {PASSPHRASE_ENV})",
+        )
         sp.add_argument("--ask-passphrase", action="store_true", help="prompt for the key passphrase")
         sp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    r = sub.add_parser("run", help="transcribe, tag speakers, pseudonymise and export recordings", formatter_class=fmt,
-                       description="Run every stage on audio/video files and folders; finished work is skipped on a re-run.")
-    r.add_argument("inputs", nargs="+", metavar="INPUT", help="audio or video files, or folders searched recursively")
+    r = sub.add_parser(
+        "run",
+        help="transcribe, tag speakers, pseudonymise and export recordings",
+        formatter_class=fmt,
+        description="Run every stage on audio/video files and folders; finished work is skipped on a re-run.",
+    )
+    r.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="audio or video files, or folders searched recursively"
+    )
     r.add_argument("--out", required=True, type=Path, help="output folder")
-    r.add_argument("--engine", choices=["faster-whisper", "openai-whisper"], help="speech recognition engine (default from config: faster-whisper)")
-    r.add_argument("--model", help="tiny.en or base offline; a model folder; a hub name with network (default from config: base)")
+    r.add_argument(
+        "--engine",
+        choices=["faster-whisper", "openai-whisper"],
+        help="speech recognition engine (default from config: faster-whisper)",
+    )
+    r.add_argument(
+        "--model",
+        help="tiny.en or base offline; a model folder; a hub name with network (default from config: base)",
+    )
     r.add_argument("--language", help="language code such as en or da (default: detect)")
     r.add_argument("--speakers", type=int, metavar="N", help="number of speakers, when known")
-    r.add_argument("--workers", type=int, metavar="N", help="worker processes (default: from cores and memory)")
-    r.add_argument("--executor", choices=["local", "dask", "dask-local"], help="where the audio stages run (default: local)")
-    r.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (with --executor dask)")
+    r.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: from cores and memory)"
+    )
+    r.add_argument(
+        "--executor",
+        choices=["local", "dask", "dask-local"],
+        help="where the audio stages run (default: local)",
+    )
+    r.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (with --executor dask)"
+    )
     common(r)
     r.set_defaults(func=cmd_run)
 
-    d = sub.add_parser("deidentify", help="pseudonymise existing transcripts (JSON or 'Speaker: text' lines)", formatter_class=fmt)
+    d = sub.add_parser(
+        "deidentify",
+        help="pseudonymise existing transcripts (JSON or 'Speaker: text' lines)",
+        formatter_class=fmt,
+    )
     d.add_argument("files", nargs="+", metavar="FILE")
     d.add_argument("--out", required=True, type=Path, help="output folder (shares the key with earlier runs)")
     common(d)
     d.set_defaults(func=cmd_deidentify)
 
-    e = sub.add_parser("export", help="write coding-tool formats from the pseudonymised transcripts", formatter_class=fmt)
+    e = sub.add_parser(
+        "export", help="write coding-tool formats from the pseudonymised transcripts", formatter_class=fmt
+    )
     e.add_argument("out", type=Path, metavar="OUT")
-    e.add_argument("--format", action="append", metavar="FMT", help="format(s), comma-separated: txt, docx, nvivo, maxqda, qdpx, srt, vtt, json, csv")
+    e.add_argument(
+        "--format",
+        action="append",
+        metavar="FMT",
+        help="format(s), comma-separated: txt, docx, nvivo, maxqda, qdpx, srt, vtt, json, csv",
+    )
     common(e)
     e.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("status", help="show what is done, failed or pending in an output folder", formatter_class=fmt)
+    s = sub.add_parser(
+        "status", help="show what is done, failed or pending in an output folder", formatter_class=fmt
+    )
     s.add_argument("out", type=Path, metavar="OUT")
     s.set_defaults(func=cmd_status)
 
-    rv = sub.add_parser("review", help="write the offline review page(s) under OUT/restricted/<interview>/review.html", formatter_class=fmt)
+    rv = sub.add_parser(
+        "review",
+        help="write the offline review page(s) under OUT/restricted/<interview>/review.html",
+        formatter_class=fmt,
+    )
     rv.add_argument("out", type=Path, metavar="OUT")
     rv.add_argument("--interview", metavar="ID", help="only this interview")
     rv.set_defaults(func=cmd_review)
 
-    ar = sub.add_parser("apply-review", help="apply a reviewer's decisions.json and redo pseudonymisation and exports", formatter_class=fmt)
+    ar = sub.add_parser(
+        "apply-review",
+        help="apply a reviewer's decisions.json and redo pseudonymisation and exports",
+        formatter_class=fmt,
+    )
     ar.add_argument("out", type=Path, metavar="OUT")
     ar.add_argument("decisions", type=Path, metavar="DECISIONS_JSON")
     common(ar)
@@ -243,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if out is not None and args.command in ("run", "deidentify", "export", "apply-review"):
             Path(out).mkdir(parents=True, exist_ok=True)
-        _setup_logging(Path(out) if out is not None and Path(out).is_dir() else None, args.command, args.verbose)
+        _setup_logging(
+            Path(out) if out is not None and Path(out).is_dir() else None, args.command, args.verbose
+        )
         return args.func(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -31,22 +31,36 @@ class _Strict(BaseModel):
 
 
 class IngestConfig(_Strict):
-    keep_channels: bool = Field(True, description="Also keep a 16 kHz copy with the original channels (speaker-per-channel recordings).")
-    ffmpeg_timeout_s: float = Field(3600, gt=0, description="Give up decoding one file after this many seconds.")
+    keep_channels: bool = Field(
+        True,
+        description="Also keep a 16 kHz copy with the original channels (speaker-per-channel recordings).",
+    )
+    ffmpeg_timeout_s: float = Field(
+        3600, gt=0, description="Give up decoding one file after this many seconds."
+    )
 
 
 class VerbatimConfig(_Strict):
     enabled: bool = Field(True, description="Keep fillers and false starts; mark pauses and uncertain words.")
-    prompt: str = Field(DEFAULT_VERBATIM_PROMPT, description="Initial prompt written in verbatim style (fillers, false starts).")
+    prompt: str = Field(
+        DEFAULT_VERBATIM_PROMPT,
+        description="Initial prompt written in verbatim style (fillers, false starts).",
+    )
     pause_min_seconds: float = Field(2.0, gt=0, description="Mark silences between words at least this long.")
-    pause_marker: str = Field("({seconds:.0f} s)", description="Text of a pause marker; {seconds} is the pause length.")
-    uncertain_threshold: float = Field(0.0, ge=0, le=1, description="Mark words with probability below this (0: off).")
+    pause_marker: str = Field(
+        "({seconds:.0f} s)", description="Text of a pause marker; {seconds} is the pause length."
+    )
+    uncertain_threshold: float = Field(
+        0.0, ge=0, le=1, description="Mark words with probability below this (0: off)."
+    )
     uncertain_marker: str = Field("{word} [?]", description="Text of an uncertain word; {word} is the word.")
 
 
 class TranscribeConfig(_Strict):
     engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
-    model: str = Field("base", description="tiny.en or base (offline, from PyPI packages), a model folder, or a hub name.")
+    model: str = Field(
+        "base", description="tiny.en or base (offline, from PyPI packages), a model folder, or a hub name."
+    )
     language: str | None = Field(None, description="ISO code such as 'en' or 'da'; null: detect per file.")
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = Field("int8", description="faster-whisper compute type: int8 on CPU, float16 on GPU.")
@@ -60,7 +74,9 @@ class TranscribeConfig(_Strict):
 class RunConfig(_Strict):
     workers: int = Field(0, ge=0, description="Worker processes; 0: chosen from cores and memory.")
     executor: Literal["local", "dask", "dask-local"] = "local"
-    scheduler: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786 (executor: dask).")
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address, e.g. tcp://host:8786 (executor: dask)."
+    )
 
 
 class PipelineConfig(_Strict):
@@ -110,7 +126,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(loaded).__name__}")
+            raise ConfigError(
+                f"{path}: the top level must be a mapping of sections, not {type(loaded).__name__}"
+            )
         data = loaded
     for dotted, value in (overrides or {}).items():
         if value is None:

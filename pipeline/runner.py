@@ -84,7 +84,15 @@ def discover(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Outcome]]:
         elif p.exists():
             files.append(p)
         else:
-            missing.append(Outcome(interview_id="-", source=str(p), status="failed", error=f"{p}: no such file or folder", failed_stage="ingest"))
+            missing.append(
+                Outcome(
+                    interview_id="-",
+                    source=str(p),
+                    status="failed",
+                    error=f"{p}: no such file or folder",
+                    failed_stage="ingest",
+                )
+            )
     seen: set[Path] = set()
     unique = []
     for f in files:
@@ -109,7 +117,13 @@ def assign_ids(files: list[Path], manifest: Manifest) -> list[Job]:
                 iid, n = f"{base}-{n}", n + 1
             manifest.interview(iid)["source"] = source
         taken.add(iid)
-        jobs.append(Job(interview_id=iid, source=source, kind="transcript" if f.suffix.lower() in (".json", ".txt") else "audio"))
+        jobs.append(
+            Job(
+                interview_id=iid,
+                source=source,
+                kind="transcript" if f.suffix.lower() in (".json", ".txt") else "audio",
+            )
+        )
     return jobs
 
 
@@ -154,7 +168,14 @@ def run_audio_stages(
         else:
             t0 = time.monotonic()
             info = ingest.run(job.source, job.interview_id, rdir, config.ingest)
-            rec = StageRecord("done", input_hash, chash, manifest.record_outputs(ingest.output_paths(rdir, info)), round(time.monotonic() - t0, 2), now())
+            rec = StageRecord(
+                "done",
+                input_hash,
+                chash,
+                manifest.record_outputs(ingest.output_paths(rdir, info)),
+                round(time.monotonic() - t0, 2),
+                now(),
+            )
             outcome.records[stage] = rec.__dict__
             manifest.set_stage(job.interview_id, stage, rec)
             outcome.stages_run.append(stage)
@@ -163,7 +184,9 @@ def run_audio_stages(
         # transcribe
         stage = "transcribe"
         asr_path = rdir / transcribe.OUTPUT_NAME
-        input_hash = manifest.stage(job.interview_id, "ingest").outputs[f"restricted/{job.interview_id}/{info.normalized_path}"]
+        input_hash = manifest.stage(job.interview_id, "ingest").outputs[
+            f"restricted/{job.interview_id}/{info.normalized_path}"
+        ]
         chash = _config_hash(config, "transcribe")
         if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
             outcome.stages_skipped.append(stage)
@@ -172,12 +195,21 @@ def run_audio_stages(
             t0 = time.monotonic()
             bar = progress_factory(job.interview_id, info.duration) if progress_factory else None
             try:
-                asr = transcribe.run(info, rdir, config.transcribe, workers=workers, progress=bar.update_to if bar else None)
+                asr = transcribe.run(
+                    info, rdir, config.transcribe, workers=workers, progress=bar.update_to if bar else None
+                )
             finally:
                 if bar:
                     bar.close()
             atomic_write_text(asr_path, asr.to_json())
-            rec = StageRecord("done", input_hash, chash, manifest.record_outputs([asr_path]), round(time.monotonic() - t0, 2), now())
+            rec = StageRecord(
+                "done",
+                input_hash,
+                chash,
+                manifest.record_outputs([asr_path]),
+                round(time.monotonic() - t0, 2),
+                now(),
+            )
             outcome.records[stage] = rec.__dict__
             manifest.set_stage(job.interview_id, stage, rec)
             outcome.stages_run.append(stage)
@@ -187,7 +219,12 @@ def run_audio_stages(
         from pipeline.stages import speakers
 
         spk_path = rdir / SPEAKERS_NAME
-        input_hash = sha256_json([manifest.stage(job.interview_id, "transcribe").outputs, manifest.stage(job.interview_id, "ingest").outputs])
+        input_hash = sha256_json(
+            [
+                manifest.stage(job.interview_id, "transcribe").outputs,
+                manifest.stage(job.interview_id, "ingest").outputs,
+            ]
+        )
         chash = _config_hash(config, "speakers")
         if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
             outcome.stages_skipped.append(stage)
@@ -195,7 +232,14 @@ def run_audio_stages(
             t0 = time.monotonic()
             tagged = speakers.run(asr, info, rdir, config.speakers)
             atomic_write_text(spk_path, tagged.to_json())
-            rec = StageRecord("done", input_hash, chash, manifest.record_outputs([spk_path]), round(time.monotonic() - t0, 2), now())
+            rec = StageRecord(
+                "done",
+                input_hash,
+                chash,
+                manifest.record_outputs([spk_path]),
+                round(time.monotonic() - t0, 2),
+                now(),
+            )
             outcome.records[stage] = rec.__dict__
             outcome.stages_run.append(stage)
     except (ingest.InputError, SchemaError, StoreError, ValueError) as e:
@@ -207,17 +251,47 @@ def run_audio_stages(
     return outcome
 
 
-def pool_initializer() -> None:
-    """Worker processes inherit nothing heavy; models load on first use and stay loaded."""
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def pool_initializer(threads: int = 0, log_queue: Any = None, log_level: int = logging.INFO) -> None:
+    """Set up a worker process: Ctrl-C is the coordinator's, thread pools sized, logs forwarded.
+
+    Models load on first use and stay loaded for every interview the process runs. ``threads``
+    (cores per worker) caps OpenMP/MKL before torch is imported, so N workers never run N x cores
+    threads in the speakers stage. ``log_queue`` carries this process's log records to the
+    coordinator, which writes them to the run's log file.
+    """
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threads > 0:
+        for var in THREAD_ENV:
+            os.environ[var] = str(threads)
+    if log_queue is not None:
+        from logging.handlers import QueueHandler
+
+        root = logging.getLogger()
+        root.handlers = [QueueHandler(log_queue)]
+        root.setLevel(log_level)
 
 
 def run_audio_stages_in_worker(args: tuple) -> Outcome:
+    """Entry point in a worker (process pool or Dask): ``(job, out, config_json, prior, workers)``."""
     job, out, config_json, prior, workers = args
     config = PipelineConfig.model_validate_json(config_json)
     return run_audio_stages(job, out, config, prior, workers=workers)
+
+
+class _Forward(logging.Handler):
+    """Hands a worker's log record to the coordinator's logger of the same name."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger_ = logging.getLogger(record.name)
+        if logger_.isEnabledFor(record.levelno):
+            logger_.handle(record)
+        return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,8 +304,14 @@ class _SecondsBar:
     def __init__(self, label: str, total: float, enabled: bool):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=round(total, 1), desc=f"  {label}", unit="s audio", leave=False, disable=not enabled,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+        self._bar = tqdm(
+            total=round(total, 1),
+            desc=f"  {label}",
+            unit="s audio",
+            leave=False,
+            disable=not enabled,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]",
+        )
 
     def update_to(self, seconds: float) -> None:
         self._bar.update(max(0.0, min(seconds, self._bar.total) - self._bar.n))
@@ -241,7 +321,9 @@ class _SecondsBar:
 
 
 class Coordinator:
-    def __init__(self, out: str | Path, config: PipelineConfig, *, passphrase: str | None = None, progress: bool = True):
+    def __init__(
+        self, out: str | Path, config: PipelineConfig, *, passphrase: str | None = None, progress: bool = True
+    ):
         from pipeline.review import load_project_lists, merge_project_lists
 
         self.layout = Layout(out)
@@ -288,12 +370,20 @@ class Coordinator:
         raw = Transcript.load(src)
         key = self._key_store()
         shareable, redactions = self._engine().deidentify(raw, key)
-        shareable, redactions = apply_decisions(raw, shareable, redactions, decisions, key, self.config.deidentify)
+        shareable, redactions = apply_decisions(
+            raw, shareable, redactions, decisions, key, self.config.deidentify
+        )
         rdir, sdir = self.layout.restricted(interview_id), self.layout.shareable(interview_id)
         write_deidentified(shareable, redactions, rdir, sdir)
         key.save(self.key_path)
         outputs = [rdir / "redactions.json", sdir / "transcript.json", sdir / "transcript.txt"]
-        m.set_stage(interview_id, "deidentify", StageRecord("done", input_hash, chash, m.record_outputs(outputs), round(time.monotonic() - t0, 2), now()))
+        m.set_stage(
+            interview_id,
+            "deidentify",
+            StageRecord(
+                "done", input_hash, chash, m.record_outputs(outputs), round(time.monotonic() - t0, 2), now()
+            ),
+        )
         m.save()
         logger.info("%s: %d replacement(s)", interview_id, len(redactions))
         return "run"
@@ -304,7 +394,11 @@ class Coordinator:
         from pipeline.stages import export as export_stage
 
         m = self.manifest
-        ids = sorted(i for i in m.interviews if i != PROJECT and (m.stage(i, "deidentify") or StageRecord("", "", "")).status == "done")
+        ids = sorted(
+            i
+            for i in m.interviews
+            if i != PROJECT and (m.stage(i, "deidentify") or StageRecord("", "", "")).status == "done"
+        )
         if not ids:
             return []
         paths = [self.layout.shareable(i) / "transcript.json" for i in ids]
@@ -317,8 +411,21 @@ class Coordinator:
         audio = None
         if self.config.export.include_audio_in_qdpx:
             audio = {i: self.layout.restricted(i) / ingest.NORMALIZED_NAME for i in ids}
-        written = export_stage.run(transcripts, self.layout.shareable_root, self.config.export, audio_paths=audio)
-        m.set_stage(PROJECT, "export", StageRecord("done", input_hash, chash, m.record_outputs(list(written)), round(time.monotonic() - t0, 2), now()))
+        written = export_stage.run(
+            transcripts, self.layout.shareable_root, self.config.export, audio_paths=audio
+        )
+        m.set_stage(
+            PROJECT,
+            "export",
+            StageRecord(
+                "done",
+                input_hash,
+                chash,
+                m.record_outputs(list(written)),
+                round(time.monotonic() - t0, 2),
+                now(),
+            ),
+        )
         m.save()
         return list(written)
 
@@ -329,7 +436,9 @@ class Coordinator:
         for stage, data in outcome.records.items():
             rec["stages"][stage] = data
         if outcome.status == "failed":
-            rec["stages"][outcome.failed_stage] = StageRecord("failed", "", "", error=outcome.error, finished_at=now()).__dict__
+            rec["stages"][outcome.failed_stage] = StageRecord(
+                "failed", "", "", error=outcome.error, finished_at=now()
+            ).__dict__
             for later in ALL_STAGES[ALL_STAGES.index(outcome.failed_stage) + 1 :]:
                 rec["stages"].pop(later, None)
         if outcome.duration is not None:
@@ -357,7 +466,9 @@ class Coordinator:
             self.layout.create()
             self.layout.remove_stale_temp_files()
             self.manifest = Manifest.load(self.layout)
-            files, outcomes = discover(jobs_or_inputs) if not transcripts else ([Path(p) for p in jobs_or_inputs], [])
+            files, outcomes = (
+                discover(jobs_or_inputs) if not transcripts else ([Path(p) for p in jobs_or_inputs], [])
+            )
             jobs = assign_ids(files, self.manifest)
             self.manifest.save()
             bar = tqdm(total=len(jobs), desc="interviews", unit="file", disable=not self.progress)
@@ -390,7 +501,9 @@ class Coordinator:
             input_hash = sha256_file(job.source)
             if not self.manifest.is_fresh(job.interview_id, "speakers", input_hash, "transcript-input"):
                 atomic_write_text(dest, t.to_json())
-                outcome.records["speakers"] = StageRecord("done", input_hash, "transcript-input", self.manifest.record_outputs([dest]), 0.0, now()).__dict__
+                outcome.records["speakers"] = StageRecord(
+                    "done", input_hash, "transcript-input", self.manifest.record_outputs([dest]), 0.0, now()
+                ).__dict__
             outcome.duration = t.duration
         except (SchemaError, StoreError, ValueError, OSError) as e:
             outcome.status, outcome.failed_stage, outcome.error = "failed", "speakers", str(e)
@@ -423,22 +536,61 @@ class Coordinator:
             return
         workers = resolve_workers(self.config)
         if workers <= 1 or len(ordered) <= 1:
-            factory = (lambda label, total: _SecondsBar(label, total, self.progress)) if self.progress else None
+            factory = (
+                (lambda label, total: _SecondsBar(label, total, self.progress)) if self.progress else None
+            )
             for job in ordered:
-                yield run_audio_stages(job, str(self.layout.out), self.config, self._prior(job), workers=1, progress_factory=factory)
+                yield run_audio_stages(
+                    job,
+                    str(self.layout.out),
+                    self.config,
+                    self._prior(job),
+                    workers=1,
+                    progress_factory=factory,
+                )
             return
         import concurrent.futures as cf
         import multiprocessing as mp
+        from logging.handlers import QueueListener
 
+        from pipeline.stages.transcribe import default_threads
+
+        ctx = mp.get_context("spawn")
+        log_queue = ctx.Queue()
+        listener = QueueListener(log_queue, _Forward())
+        listener.start()
+        threads = self.config.transcribe.cpu_threads or default_threads(workers)
+        level = logging.getLogger("pipeline").getEffectiveLevel()
         cfg = self.config.model_dump_json()
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=pool_initializer) as pool:
-            futures = {pool.submit(run_audio_stages_in_worker, (job, str(self.layout.out), cfg, self._prior(job), workers)): job for job in ordered}
-            for fut in cf.as_completed(futures):
-                job = futures[fut]
-                try:
-                    yield fut.result()
-                except Exception as e:  # a worker died (killed, out of memory)
-                    yield Outcome(job.interview_id, job.source, "failed", f"{Path(job.source).name}: worker failed ({type(e).__name__})", "ingest")
+        try:
+            with cf.ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=pool_initializer,
+                initargs=(threads, log_queue, level),
+            ) as pool:
+                futures = {
+                    pool.submit(
+                        run_audio_stages_in_worker,
+                        (job, str(self.layout.out), cfg, self._prior(job), workers),
+                    ): job
+                    for job in ordered
+                }
+                for fut in cf.as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        yield fut.result()
+                    except Exception as e:  # a worker died (killed, out of memory)
+                        yield Outcome(
+                            job.interview_id,
+                            job.source,
+                            "failed",
+                            f"{Path(job.source).name}: worker failed ({type(e).__name__})",
+                            "ingest",
+                        )
+        finally:
+            listener.stop()
+            log_queue.close()
 
 
 def resolve_workers(config: PipelineConfig) -> int:

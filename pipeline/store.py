@@ -83,7 +83,9 @@ def atomic_write_text(path: str | Path, text: str, mode: int = FILE_MODE) -> Pat
 
 
 def atomic_write_json(path: str | Path, obj: Any, mode: int = FILE_MODE) -> Path:
-    return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=False) + "\n", mode)
+    return atomic_write_text(
+        path, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=False) + "\n", mode
+    )
 
 
 @contextlib.contextmanager
@@ -91,7 +93,9 @@ def atomic_path(path: str | Path, mode: int = FILE_MODE) -> Iterator[Path]:
     """For writers that need a file name (ffmpeg, python-docx): yield a temp path, rename on success."""
     path = Path(path)
     ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}{os.getpid()}-", dir=path.parent, suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}{TMP_MARK}{os.getpid()}-", dir=path.parent, suffix=path.suffix
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -122,7 +126,23 @@ def sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "œ": "oe", "Œ": "OE"})
+_TRANSLITERATE = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "TH",
+        "œ": "oe",
+        "Œ": "OE",
+    }
+)
 
 
 def slugify(name: str) -> str:

@@ -75,8 +75,20 @@ def test_formats_and_odd_names_decode_to_16k_mono(name, make, tmp_path):
     if make is None:
         src.write_bytes(jfk.read_bytes())
     elif make == "video":
-        ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x48:r=5", "-i", str(jfk), "-shortest",
-               "-c:v", "libx264", "-c:a", "aac", str(src))
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x48:r=5",
+            "-i",
+            str(jfk),
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            str(src),
+        )
     else:
         ffmpeg("-i", str(jfk), *make, str(src))
     out = tmp_path / "out"

@@ -56,8 +56,13 @@ def test_batch_with_bad_files_names_each_and_finishes_the_good_ones(batch, tmp_p
     assert m["silence"]["stages"]["deidentify"]["status"] == "done"
     silence = json.loads((out / "restricted" / "silence" / "transcript.json").read_text())
     assert silence["segments"] == []
-    for name, reason in [("empty.mp3", "empty file"), ("notes.mp3", "ffmpeg can"), ("cut.mp3", "truncated"),
-                         ("zero.wav", "no audio"), ("nowhere.wav", "no such file")]:
+    for name, reason in [
+        ("empty.mp3", "empty file"),
+        ("notes.mp3", "ffmpeg can"),
+        ("cut.mp3", "truncated"),
+        ("zero.wav", "no audio"),
+        ("nowhere.wav", "no such file"),
+    ]:
         line = next((ln for ln in printed.splitlines() if name in ln), "")
         assert reason in line and "failed" in line, (name, printed)
     # the good interview is shareable; the transcript schema is the public contract

@@ -60,8 +60,13 @@ def test_second_lock_on_same_folder_is_refused_across_processes(tmp_path):
 
 def test_lock_is_released_when_holder_is_killed(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", f"from pipeline.store import OutputLock; import time; OutputLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"from pipeline.store import OutputLock; import time; OutputLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "held"
     with pytest.raises(LockedError):
@@ -97,7 +102,13 @@ def test_manifest_detects_changed_output(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "slug"),
-    [("Interview 01 (Søren).mp3", "interview-01-soren-mp3"), ("ÆØÅ", "aeoa"), ("☎☎", "interview"), ("a--b", "a-b"), ("Zoë_Call", "zoe-call")],
+    [
+        ("Interview 01 (Søren).mp3", "interview-01-soren-mp3"),
+        ("ÆØÅ", "aeoa"),
+        ("☎☎", "interview"),
+        ("a--b", "a-b"),
+        ("Zoë_Call", "zoe-call"),
+    ],
 )
 def test_slugify(name, slug):
     assert slugify(name) == slug

@@ -21,8 +21,13 @@ def norm(text: str) -> str:
 
 
 def _seg(i, words):
-    return Segment(id=i, start=words[0][0], end=words[-1][1], text=" ".join(w[2] for w in words),
-                   words=[Word(s, e, t, p) for s, e, t, p in words])
+    return Segment(
+        id=i,
+        start=words[0][0],
+        end=words[-1][1],
+        text=" ".join(w[2] for w in words),
+        words=[Word(s, e, t, p) for s, e, t, p in words],
+    )
 
 
 @pytest.mark.parametrize(
@@ -31,16 +36,28 @@ def _seg(i, words):
         # a pause inside a segment
         ([[(0.0, 0.5, "So", 0.9), (3.0, 3.4, "yes.", 0.9)]], VerbatimConfig(), ["So (2 s) yes."]),
         # a pause between segments goes at the start of the next one
-        ([[(0.0, 0.5, "Well.", 0.9)], [(4.0, 4.5, "Right.", 0.9)]], VerbatimConfig(), ["Well.", "(4 s) Right."]),
+        (
+            [[(0.0, 0.5, "Well.", 0.9)], [(4.0, 4.5, "Right.", 0.9)]],
+            VerbatimConfig(),
+            ["Well.", "(4 s) Right."],
+        ),
         # a short gap is not a pause
         ([[(0.0, 0.5, "a", 0.9), (1.5, 2.0, "b", 0.9)]], VerbatimConfig(), ["a b"]),
         # uncertain words marked only when a threshold is set
-        ([[(0.0, 0.5, "Jensen", 0.2), (0.6, 0.9, "said", 0.95)]], VerbatimConfig(uncertain_threshold=0.5), ["Jensen [?] said"]),
+        (
+            [[(0.0, 0.5, "Jensen", 0.2), (0.6, 0.9, "said", 0.95)]],
+            VerbatimConfig(uncertain_threshold=0.5),
+            ["Jensen [?] said"],
+        ),
         ([[(0.0, 0.5, "Jensen", 0.2)]], VerbatimConfig(), ["Jensen"]),
         # custom markers
-        ([[(0.0, 0.5, "x", 0.1), (5.0, 5.5, "y", 0.9)]],
-         VerbatimConfig(pause_marker="[pause {seconds:.1f}]", uncertain_threshold=0.3, uncertain_marker="[inaudible]"),
-         ["[inaudible] [pause 4.5] y"]),
+        (
+            [[(0.0, 0.5, "x", 0.1), (5.0, 5.5, "y", 0.9)]],
+            VerbatimConfig(
+                pause_marker="[pause {seconds:.1f}]", uncertain_threshold=0.3, uncertain_marker="[inaudible]"
+            ),
+            ["[inaudible] [pause 4.5] y"],
+        ),
         # verbatim off: untouched
         ([[(0.0, 0.5, "So", 0.1), (3.0, 3.4, "yes.", 0.9)]], VerbatimConfig(enabled=False), ["So yes."]),
     ],
@@ -77,15 +94,28 @@ def test_real_clip_words_are_timed_and_accurate(tiny, tmp_path):
 def test_long_pause_is_marked_between_the_words(tiny, tmp_path):
     a, b = eval_path("asr", "harvard", "spk1_snt1.wav"), eval_path("asr", "harvard", "spk1_snt2.wav")
     src = tmp_path / "pause.wav"
-    ffmpeg("-i", str(a), "-f", "lavfi", "-t", "3.5", "-i", "anullsrc=r=16000:cl=mono", "-i", str(b),
-           "-filter_complex", "[0:a]aresample=16000,aformat=channel_layouts=mono[x];[2:a]aresample=16000,aformat=channel_layouts=mono[z];[x][1:a][z]concat=n=3:v=0:a=1", str(src))
+    ffmpeg(
+        "-i",
+        str(a),
+        "-f",
+        "lavfi",
+        "-t",
+        "3.5",
+        "-i",
+        "anullsrc=r=16000:cl=mono",
+        "-i",
+        str(b),
+        "-filter_complex",
+        "[0:a]aresample=16000,aformat=channel_layouts=mono[x];[2:a]aresample=16000,aformat=channel_layouts=mono[z];[x][1:a][z]concat=n=3:v=0:a=1",
+        str(src),
+    )
     info = _ingest(src, tmp_path / "o")
     t = transcribe.run(info, tmp_path / "o", tiny)
     text = t.text
     m = re.search(r"\((\d+) s\)", text)
     assert m, "no pause marker"
     assert 3 <= int(m.group(1)) <= 5
-    before, after = norm(text[: m.start()]), norm(text[m.end():])
+    before, after = norm(text[: m.start()]), norm(text[m.end() :])
     assert "dog" in before and "figures" in after
 
 

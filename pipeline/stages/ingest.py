@@ -63,7 +63,19 @@ def _ffmpeg() -> str:
 
 
 def _convert(src: Path, dest: Path, channels: int | None, timeout: float) -> None:
-    args = [_ffmpeg(), "-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(src), "-vn", "-map", "0:a:0"]
+    args = [
+        _ffmpeg(),
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(src),
+        "-vn",
+        "-map",
+        "0:a:0",
+    ]
     if channels is not None:
         args += ["-ac", str(channels)]
     args += ["-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(dest)]
@@ -102,7 +114,9 @@ def run(source: str | Path, interview_id: str, interview_dir: Path, config: Inge
         raise InputError(f"{src}: no audio samples ({duration:.2f} s decoded)")
     if declared and duration < TRUNCATION_TOLERANCE * declared:
         normalized.unlink(missing_ok=True)
-        raise InputError(f"{src}: truncated or damaged (decoded {duration:.1f} s of {declared:.1f} s declared)")
+        raise InputError(
+            f"{src}: truncated or damaged (decoded {duration:.1f} s of {declared:.1f} s declared)"
+        )
 
     channels_rel = None
     channels_path = interview_dir / CHANNELS_NAME

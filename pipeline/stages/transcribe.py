@@ -34,8 +34,17 @@ STAGE_VERSION = 1
 _ENGINES: dict[tuple, ASREngine] = {}
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_threads(workers: int = 1) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    """Threads per worker when ``cpu_threads`` is 0: the usable cores shared evenly by the workers."""
+    return max(1, usable_cores() // max(1, workers))
 
 
 def get_engine(config: TranscribeConfig, workers: int = 1) -> ASREngine:
@@ -89,7 +98,11 @@ def apply_verbatim(segments: list[Segment], config: TranscribeConfig) -> list[Se
         for w in seg.words:
             if prev_end is not None and w.start - prev_end >= v.pause_min_seconds:
                 gap = w.start - prev_end
-                words.append(Word(start=prev_end, end=w.start, text=v.pause_marker.format(seconds=gap), probability=1.0))
+                words.append(
+                    Word(
+                        start=prev_end, end=w.start, text=v.pause_marker.format(seconds=gap), probability=1.0
+                    )
+                )
             text = w.text
             if v.uncertain_threshold > 0 and w.probability < v.uncertain_threshold:
                 text = v.uncertain_marker.format(word=w.text)
@@ -114,13 +127,22 @@ def run(
     duration = len(audio) / 16000
     options = decode_options(config)
     provenance: dict[str, Any] = {
-        "transcribe": {"stage_version": STAGE_VERSION, "config": config.model_dump(mode="json"), "decode": options.to_dict()}
+        "transcribe": {
+            "stage_version": STAGE_VERSION,
+            "config": config.model_dump(mode="json"),
+            "decode": options.to_dict(),
+        }
     }
     started = time.monotonic()
     if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
         logger.info("%s: silence (%.1f s), empty transcript", audio_info.interview_id, duration)
         provenance["transcribe"]["silence"] = True
-        return Transcript(interview_id=audio_info.interview_id, language=config.language, duration=duration, provenance=provenance)
+        return Transcript(
+            interview_id=audio_info.interview_id,
+            language=config.language,
+            duration=duration,
+            provenance=provenance,
+        )
 
     engine = get_engine(config, workers)
     result = engine.transcribe(audio, options, progress)
