@@ -6,7 +6,8 @@ Rule (tuned on ../shared/eval/speakers and the sample interviews; see docs/speak
    average-linkage agglomerative clustering on cosine distance, cut at the highest threshold that
    leaves k clusters (good when one voice dominates), and k-means (good when voices are balanced).
 2. In each, a cluster whose windows cover less than ``min_speaker_seconds`` of speech is merged into
-   the cluster with the nearest centroid: too little speech to be told apart from noise.
+   the cluster with the nearest centroid (too little speech to be told apart from noise), and
+   clusters whose centroids have cosine similarity >= ``merge_similarity`` are merged (one voice).
 3. Each partition is scored by its cosine silhouette minus ``speaker_penalty`` per speaker beyond
    two; the best wins. When one speaker is allowed and the best silhouette is below
    ``silhouette_min``, the recording has one speaker.
@@ -66,6 +67,21 @@ def absorb_small(labels: np.ndarray, spans: list[Span], emb: np.ndarray, min_sec
     return labels
 
 
+def merge_similar(labels: np.ndarray, emb: np.ndarray, max_similarity: float) -> np.ndarray:
+    """Merge, most similar first, clusters whose centroids have cosine similarity >= max_similarity."""
+    labels = relabel(labels)
+    while labels.max() > 0:
+        cent = centroids(emb, labels)
+        sims = cent @ cent.T
+        np.fill_diagonal(sims, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        if sims[i, j] < max_similarity:
+            break
+        labels[labels == j] = i
+        labels = relabel(labels)
+    return labels
+
+
 def ahc_partition(
     emb: np.ndarray, spans: list[Span], k: int, min_seconds: float, tree: np.ndarray
 ) -> np.ndarray:
@@ -84,6 +100,7 @@ def kmeans_partition(emb: np.ndarray, spans: list[Span], k: int, min_seconds: fl
 
 
 def _score(emb: np.ndarray, labels: np.ndarray, penalty: float) -> float:
+    labels = relabel(labels)
     k = int(labels.max()) + 1
     if k < 2 or k >= len(emb):
         return -np.inf
@@ -98,6 +115,7 @@ def cluster_speakers(
     min_seconds: float,
     silhouette_min: float,
     penalty: float,
+    merge_similarity: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, float | int | str]]:
     """Speaker label per window, and what decided it (method, silhouette) for provenance."""
     n = len(emb)
@@ -111,6 +129,7 @@ def cluster_speakers(
             ("agglomerative", ahc_partition(emb, spans, k, min_seconds, tree)),
             ("kmeans", kmeans_partition(emb, spans, k, min_seconds)),
         ):
+            labels = merge_similar(labels, emb, merge_similarity)
             if labels.max() + 1 > max_k:
                 continue
             score = _score(emb, labels, penalty)

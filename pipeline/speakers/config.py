@@ -93,13 +93,19 @@ class EmbeddingConfig(_Strict):
     window: float = Field(1.0, gt=0.2, le=3.0, description="Embedding window (s).")
     hop: float = Field(0.25, gt=0.02, le=3.0, description="Embedding hop (s).")
     min_speaker_seconds: float = Field(
-        1.5, ge=0, description="A cluster covering less speech than this is merged into its nearest cluster."
+        2.0, ge=0, description="A cluster covering less speech than this is merged into its nearest cluster."
     )
     silhouette_min: float = Field(
         0.2, ge=-1, le=1, description="Below this best silhouette the recording has one speaker."
     )
     speaker_penalty: float = Field(
         0.02, ge=0, description="Silhouette penalty per speaker beyond two (favours fewer speakers)."
+    )
+    merge_similarity: float = Field(
+        0.9,
+        ge=-1,
+        le=1,
+        description="Clusters whose centroids are at least this cosine-similar are one speaker.",
     )
     max_cluster_windows: int = Field(
         2000,

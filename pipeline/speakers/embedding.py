@@ -132,6 +132,7 @@ def _cluster(
         min_seconds=cfg.min_speaker_seconds * scale if scale < 1 else cfg.min_speaker_seconds,
         silhouette_min=cfg.silhouette_min,
         penalty=cfg.speaker_penalty,
+        merge_similarity=cfg.merge_similarity,
     )
     if len(idx) == n:
         return sub, info
