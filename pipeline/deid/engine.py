@@ -75,6 +75,17 @@ def _language_code(language: str | None, default: str) -> str:
     return code if code.isalpha() else default
 
 
+class _StableRegistry(RecognizerRegistry):
+    """Presidio's registry hands out recognizers from a set, and its de-duplication keeps the first of
+    two results with the same span, type and score: which recognizer the redaction log names then
+    depended on hash seeds and memory addresses. A fixed order (spaCy first, then by name) makes every
+    run give the same log."""
+
+    def get_recognizers(self, *args, **kwargs):
+        recognizers = super().get_recognizers(*args, **kwargs)
+        return sorted(recognizers, key=lambda r: (r.name != "SpacyRecognizer", r.name))
+
+
 class Deidentifier:
     """Detect personal data in transcripts and replace it with consistent pseudonyms."""
 
@@ -132,7 +143,7 @@ class Deidentifier:
         ctx = BuildContext(
             config=self.config, language=lang, names=self.names, english_words=self.english_words
         )
-        registry = RecognizerRegistry(recognizers=build_recognizers(ctx), supported_languages=[lang])
+        registry = _StableRegistry(recognizers=build_recognizers(ctx), supported_languages=[lang])
         self._contexts[lang] = ctx
         self._analyzers[lang] = AnalyzerEngine(
             registry=registry, nlp_engine=engine, supported_languages=[lang]
@@ -402,9 +413,11 @@ def _winner(group: list[Detection], text: str) -> Detection:
     start, end = min(g.start for g in group), max(g.end for g in group)
     span = end - start
 
-    def rank(d: Detection) -> tuple[float, int]:
+    def rank(d: Detection) -> tuple[float, int, str, str]:
         bonus = 0.15 * (d.end - d.start) / span - RANK_PENALTY.get(d.recognizer, 0.0)
-        return (d.score + bonus, PRIORITY.get(d.entity_type, 0))
+        # Type and recognizer name break exact ties, so the winner never depends on the order the
+        # analyzer returned its results in (which varies with PYTHONHASHSEED).
+        return (d.score + bonus, PRIORITY.get(d.entity_type, 0), d.entity_type, d.recognizer)
 
     best = max(group, key=rank)
     return replace(best, start=start, end=end, text=text[start:end])

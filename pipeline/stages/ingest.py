@@ -15,7 +15,7 @@ import soundfile as sf
 
 from pipeline.config import IngestConfig
 from pipeline.schema import AudioInfo
-from pipeline.store import atomic_path, atomic_write_json, sha256_file
+from pipeline.store import StoreError, atomic_path, atomic_write_json, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,13 @@ def _convert(src: Path, dest: Path, channels: int | None, timeout: float) -> Non
     except subprocess.TimeoutExpired as e:
         raise InputError(f"{src}: decoding took longer than {timeout:.0f} s") from e
     if proc.returncode != 0:
+        stderr = proc.stderr.decode(errors="replace")
+        if "No space left on device" in stderr:  # the output folder's disk, not the recording, is the problem
+            raise StoreError(
+                f"{dest.parent}: could not write the decoded audio (no space left on the device)"
+            )
         # ffmpeg's first error line names the codec/container problem; it holds no audio content.
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        reason = stderr.strip().splitlines()
         detail = reason[-1][:160] if reason else f"exit status {proc.returncode}"
         raise InputError(f"{src}: ffmpeg could not decode it ({detail})")
 
