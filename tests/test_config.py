@@ -46,3 +46,12 @@ def test_shipped_configs_are_valid():
 
     for p in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
         load_config(p)
+
+
+def test_default_yaml_is_the_defaults():
+    from pathlib import Path
+
+    from pipeline.config import PipelineConfig
+
+    p = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    assert load_config(p) == PipelineConfig()
