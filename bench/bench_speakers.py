@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -115,9 +116,9 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
         duration = len(x) / 16000
         true_k = len(ref.labels())
         backend.diarize_array(x[: 16000 * 2], config.for_interview(name))  # warm-up (models loaded)
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         d = backend.diarize_array(x, config.for_interview(name))
-        secs = time.monotonic() - t0
+        secs, cpu = time.monotonic() - t0, time.process_time() - c0
         given = backend.diarize_array(x, SpeakersConfig(num_speakers=true_k).for_interview(name))
         hyp = to_annotation(d.turns)
         regions = speech_regions(speech_probabilities(x), config.embedding, duration)
@@ -134,6 +135,7 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
                 "method": d.stats.get("method"),
                 "silhouette": d.stats.get("silhouette"),
                 "rtf": round(secs / duration, 4),
+                "cpu_rtf": round(cpu / duration, 4),
             }
         )
         print(
@@ -215,9 +217,9 @@ def bench_interviews(config: SpeakersConfig, model: str, work: Path) -> tuple[li
         ref_json = json.loads(ref_path.read_text())
         info = ingest.run(SAMPLES / ref_json["audio"], name, work / name, IngestConfig())
         asr = transcribe.run(info, work / name, TranscribeConfig(model=model))
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         tagged = stage.run(asr, info, work / name, config)
-        secs = time.monotonic() - t0
+        secs, cpu = time.monotonic() - t0, time.process_time() - c0
         ref = reference_turns(ref_path)
         acc, mapping, n_words = word_accuracy(tagged, ref)
         ref_interviewer = next(k for k, v in ref_json["speakers"].items() if v["role"] == "interviewer")
@@ -235,6 +237,7 @@ def bench_interviews(config: SpeakersConfig, model: str, work: Path) -> tuple[li
                 "interviewer_right": found is not None and mapping.get(found) == ref_interviewer,
                 "interviewer_rule": tagged.provenance["speakers"].get("interviewer_rule"),
                 "stage_rtf": round(secs / info.duration, 4),
+                "stage_cpu_rtf": round(cpu / info.duration, 4),
             }
         )
         infos[name], transcripts[name] = info, (asr, ref_json, mapping)
@@ -311,7 +314,10 @@ def main() -> int:
         "mean_floor_der_collar025": round(statistics.mean(r["floor_der_collar025"] for r in target), 4),
         "count_right": f"{sum(r['found_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
         "diarization_rtf_median": round(statistics.median(r["rtf"] for r in rows), 4),
+        "diarization_cpu_rtf_median": round(statistics.median(r["cpu_rtf"] for r in rows), 4),
         "stage_rtf_max": max((w["stage_rtf"] for w in words), default=None),
+        "stage_cpu_rtf_max": max((w["stage_cpu_rtf"] for w in words), default=None),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     result = {
         "summary": summary,
@@ -328,12 +334,14 @@ def main() -> int:
 
 
 def print_tables(result: dict) -> None:
-    print("\n| file | true | found | DER c0.25 | DER c0 | DER c0.25 (count given) | floor c0.25 | RTF |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| file | true | found | DER c0.25 | DER c0 | DER c0.25 (count given) | floor c0.25 | RTF | CPU RTF |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in result["der"]:
         print(
             f"| {r['file']} | {r['true_speakers']} | {r['found_speakers']} | {r['der_collar025']:.3f} | {r['der_collar0']:.3f} | "
-            f"{r['der_collar025_count_given']:.3f} | {r['floor_der_collar025']:.3f} | {r['rtf']:.3f} |"
+            f"{r['der_collar025_count_given']:.3f} | {r['floor_der_collar025']:.3f} | {r['rtf']:.3f} | {r['cpu_rtf']:.3f} |"
         )
     s = result["stereo"]
     print(
@@ -341,8 +349,10 @@ def print_tables(result: dict) -> None:
         f"overlap found {s['overlap_found_s']} s of {s['overlap_reference_s']} s (recall {s['overlap_recall']}, precision {s['overlap_precision']})"
     )
     if result["interviews"]:
-        print("\n| interview | words | word accuracy | speakers | interviewer right | rule | stage RTF |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "\n| interview | words | word accuracy | speakers | interviewer right | rule | stage RTF | stage CPU RTF |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for r in result["interviews"]:
             print(
                 f"| {r['file']} | {r['words']} | {r['word_accuracy']:.3f} | {r['speakers_found']} | {r['interviewer_right']} | {r['interviewer_rule']} | {r['stage_rtf']:.3f} |"

@@ -255,3 +255,14 @@ def test_channel_rule_rejects_copied_and_panned_mono_and_accepts_separate_voices
     assert not channels_are_separate(np.stack([mix, mix], axis=1) + noise, cfg)[0]
     assert not channels_are_separate(np.stack([mix, 0.3 * mix], axis=1) + noise, cfg)[0]
     assert not channels_are_separate(None, cfg)[0]
+
+
+def test_chunked_mel_matches_whole_signal_mel():
+    librosa = pytest.importorskip("librosa")
+    from pipeline.speakers.models import mel_frames
+
+    x = np.random.default_rng(1).standard_normal(16000 * 13 + 77).astype(np.float32) * 0.1
+    whole = librosa.feature.melspectrogram(y=x, sr=16000, n_fft=400, hop_length=160, n_mels=40).T
+    chunked = mel_frames(x, chunk_frames=300)
+    assert chunked.shape == whole.shape
+    assert np.allclose(chunked, whole, rtol=1e-4, atol=1e-6 * whole.max())

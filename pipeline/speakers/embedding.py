@@ -78,14 +78,16 @@ def windows(regions: list[Span], duration: float, window: float, hop: float) -> 
 
 def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndarray:
     """Scale so that the speech has ``target_dbfs`` RMS."""
-    mask = np.zeros(len(audio), dtype=bool)
-    for s, e in regions:
-        mask[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] = True
-    speech = audio[mask] if mask.any() else audio
-    rms = float(np.sqrt(np.mean(speech.astype(np.float64) ** 2))) if len(speech) else 0.0
+    total, count = 0.0, 0
+    for s, e in regions or [(0.0, len(audio) / SAMPLE_RATE)]:
+        for a in range(int(s * SAMPLE_RATE), min(len(audio), int(e * SAMPLE_RATE)), 1 << 20):
+            piece = audio[a : min(a + (1 << 20), int(e * SAMPLE_RATE))].astype(np.float64)
+            total += float(np.dot(piece, piece))
+            count += len(piece)
+    rms = (total / count) ** 0.5 if count else 0.0
     if rms < 1e-6:
         return audio
-    return (audio * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+    return (audio * np.float32(10 ** (target_dbfs / 20) / rms)).astype(np.float32, copy=False)
 
 
 def embed_windows(mel: np.ndarray, spans: list[Span]) -> np.ndarray:

@@ -105,17 +105,28 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     return probs.numpy()[0].astype(np.float32)
 
 
-def mel_frames(audio: np.ndarray) -> np.ndarray:
-    """Resemblyzer's input features for the whole recording: (frames, 40) power mel, 10 ms hop."""
+def mel_frames(audio: np.ndarray, chunk_frames: int = 6000) -> np.ndarray:
+    """Resemblyzer's input features for the whole recording: (frames, 40) power mel, 10 ms hop.
+
+    Same frames as ``librosa.feature.melspectrogram(center=True)`` on the whole signal (zero padded),
+    computed ``chunk_frames`` (60 s) at a time so that hour-long recordings stay small in memory.
+    """
     import librosa
 
-    return (
-        librosa.feature.melspectrogram(
-            y=audio, sr=SAMPLE_RATE, n_fft=MEL_WINDOW, hop_length=MEL_HOP, n_mels=MEL_BANDS
+    half = MEL_WINDOW // 2
+    padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half))
+    total = 1 + len(audio) // MEL_HOP
+    parts = []
+    for t0 in range(0, total, chunk_frames):
+        t1 = min(total, t0 + chunk_frames)
+        piece = padded[t0 * MEL_HOP : (t1 - 1) * MEL_HOP + MEL_WINDOW]
+        if len(piece) < MEL_WINDOW:
+            piece = np.pad(piece, (0, MEL_WINDOW - len(piece)))
+        mel = librosa.feature.melspectrogram(
+            y=piece, sr=SAMPLE_RATE, n_fft=MEL_WINDOW, hop_length=MEL_HOP, n_mels=MEL_BANDS, center=False
         )
-        .astype(np.float32)
-        .T
-    )
+        parts.append(mel.astype(np.float32).T[: t1 - t0])
+    return np.concatenate(parts) if parts else np.zeros((0, MEL_BANDS), dtype=np.float32)
 
 
 def embed_spans(mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
