@@ -593,14 +593,25 @@ class Coordinator:
             log_queue.close()
 
 
+CORES_PER_WORKER = 1  # measured on 2 cores: 2 workers x 1 thread ~2x faster than 1 x 2 (docs/throughput.md)
+BYTES_PER_WORKER = 2.5e9  # issue 8's ceiling per worker; a base worker peaked near 1 GB on the samples
+
+
+def size_workers(cores: int, available_bytes: float, configured: int = 0) -> int:
+    """Worker processes: ``configured`` if set, else one per core and per 2.5 GB of free memory.
+
+    Each worker decodes with ``cores // workers`` threads (:func:`pipeline.stages.transcribe.default_threads`);
+    a batch of one interview runs in the coordinator with every core.
+    """
+    if configured:
+        return configured
+    return max(1, min(cores // CORES_PER_WORKER, int(available_bytes / BYTES_PER_WORKER)))
+
+
 def resolve_workers(config: PipelineConfig) -> int:
-    """Worker processes: the configured number, else one per 2 cores and per 2.5 GB of free memory."""
+    """Worker processes for this machine (``run.workers``, else :func:`size_workers` on its cores and memory)."""
     if config.run.workers:
         return config.run.workers
-    import os
-
     import psutil
 
-    cores = os.cpu_count() or 1
-    by_memory = int(psutil.virtual_memory().available / 2.5e9)
-    return max(1, min(cores // 2, by_memory))
+    return size_workers(transcribe.usable_cores(), psutil.virtual_memory().available)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from threadpoolctl import threadpool_limits
 
 from pipeline.config import TranscribeConfig
 from pipeline.engines.base import ASREngine, DecodeOptions
@@ -145,7 +146,11 @@ def run(
         )
 
     engine = get_engine(config, workers)
-    result = engine.transcribe(audio, options, progress)
+    # One BLAS thread while decoding: numpy's BLAS computes the log-mel features, and its sums
+    # depend on its thread count, which changed words between executors (Dask sets 1, a plain
+    # process uses every core). Fixed at 1, the text does not depend on workers or threads.
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = engine.transcribe(audio, options, progress)
     segments = apply_verbatim(result.segments, config)
     elapsed = time.monotonic() - started
     provenance["transcribe"].update(
