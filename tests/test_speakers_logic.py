@@ -183,7 +183,7 @@ def test_speaker_ids_follow_first_word():
         Segment(0, 0, 1, "a", words=[w(0, 1, "a", "C3")]),
         Segment(1, 1, 2, "b", words=[w(1, 2, "b", "C0")]),
     ]
-    assert speaker_ids(segments, ["C0", "C3"]) == {"C3": "S1", "C0": "S2"}
+    assert speaker_ids(segments) == {"C3": "S1", "C0": "S2"}
 
 
 # ------------------------------------------------------------------------------------- config

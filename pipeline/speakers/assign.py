@@ -111,11 +111,13 @@ def split_segment(seg: Segment, words: list[Word]) -> list[Segment]:
 
 
 def overlaps_segment(seg: Segment, overlaps: list[tuple[float, float]], min_seconds: float) -> bool:
-    return any(
-        min(seg.end, e) - max(seg.start, s) >= min(min_seconds, max(seg.end - seg.start, 0.0))
-        and min(seg.end, e) > max(seg.start, s)
-        for s, e in overlaps
-    )
+    """True when an overlap span covers at least ``min_seconds`` of the segment (or all of a shorter one)."""
+    need = min(min_seconds, max(seg.end - seg.start, 0.0))
+    for s, e in overlaps:
+        shared = min(seg.end, e) - max(seg.start, s)
+        if shared > 0 and shared >= need:
+            return True
+    return False
 
 
 def assign(

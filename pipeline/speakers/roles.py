@@ -1,6 +1,6 @@
 """Stable speaker ids, the interviewer's role, and labels.
 
-Ids: S1, S2, ... in order of each voice's first word (then first turn).
+Ids: S1, S2, ... in order of each voice's first word; a voice with no word in the transcript gets none.
 
 Interviewer, first rule that applies:
 1. ``interviews.<id>.interviewer`` or ``interviewer`` in the config (e.g. ``S2``);
@@ -31,8 +31,8 @@ class SpeakerStats:
     words: int
 
 
-def speaker_ids(segments: list[Segment], turn_order: list[str]) -> dict[str, str]:
-    """Back-end label -> S1, S2, ... by first word; labels without words follow in turn order."""
+def speaker_ids(segments: list[Segment]) -> dict[str, str]:
+    """Back-end label -> S1, S2, ... in order of first word (voices without words get no id)."""
     order: dict[str, None] = {}
     for seg in sorted(segments, key=lambda s: s.start):
         for w in seg.words or []:

@@ -185,7 +185,7 @@ def run(transcript: Transcript, audio: AudioInfo, interview_dir: Path, config: S
 
     diar = get_backend(name, config).diarize(source, settings)
     segments = assign(segments, diar, config.overlap.mark, config.overlap.marker, config.overlap.min_seconds)
-    ids = roles.speaker_ids(segments, diar.speakers)
+    ids = roles.speaker_ids(segments)
     segments = _rename(segments, ids)
     interviewer, role_info = _decide_interviewer(settings, segments, diar, ids, source, config)
     roles_known = interviewer is not None
