@@ -65,7 +65,11 @@ class DigitGroupPhoneRecognizer(InterviewRecognizer):
 
     ENTITIES = ("PHONE_NUMBER",)
     CONTEXT = PHONE_CONTEXT
-    GROUPS = re.compile(r"(?<![\w+])(\+\s?\d{1,3}[\s.-]?)?(\(?\d{2,5}\)?(?:[\s.-]\d{2,5}){1,5})(?![\w-])")
+    # Groups of 2-6 digits ("07700 900123"), split by a space, dot or dash, or by " -" as speech
+    # recognition writes a spoken pause ("202 -55 -0178").
+    GROUPS = re.compile(
+        r"(?<![\w+])(\+\s?\d{1,3}[\s.-]?)?(\(?\d{2,5}\)?(?:(?:\s?[.-]|\s)\d{2,6}){1,5})(?![\w-])"
+    )
     WORDS = re.compile(rf"\b{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{6,14}}\b", re.IGNORECASE)
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
