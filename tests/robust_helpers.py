@@ -76,7 +76,9 @@ def cli(
 ) -> subprocess.CompletedProcess:
     """``[prefix...] python -m pipeline ARGS`` from the repository root; output captured as text."""
     cmd = [*(prefix or []), sys.executable, "-m", "pipeline", *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def ffmpeg(*args: str) -> None:
@@ -100,13 +102,14 @@ def sample(name: str) -> Path:
 
 
 def short_batch(dest: Path) -> list[Path]:
-    """Three short interviews cut from the samples (19-22 s each), with planted names, e-mail, phone."""
+    """Three short interviews cut from the samples (10-12 s each), with planted names, age, place,
+    workplace, e-mail and phone number."""
     dest.mkdir(parents=True, exist_ok=True)
     one, two = sample("interview_01.mp3"), sample("interview_02.mp3")
     return [
-        clip(one, dest / "k1.mp3", 9.0, 28.0),
-        clip(two, dest / "k2.mp3", 25.8, 48.2),
-        clip(one, dest / "k3.mp3", 79.0),
+        clip(one, dest / "k1.mp3", 10.4, 21.0),
+        clip(two, dest / "k2.mp3", 10.3, 20.4),
+        clip(one, dest / "k3.mp3", 86.0),
     ]
 
 
@@ -135,7 +138,11 @@ def mask_timings(obj: Any, in_provenance: bool = False) -> Any:
     """``obj`` with every provenance timing (seconds, realtime factor) replaced by a placeholder."""
     if isinstance(obj, dict):
         return {
-            k: ("<timing>" if in_provenance and k in TIMING_KEYS else mask_timings(v, in_provenance or k == "provenance"))
+            k: (
+                "<timing>"
+                if in_provenance and k in TIMING_KEYS
+                else mask_timings(v, in_provenance or k == "provenance")
+            )
             for k, v in obj.items()
         }
     if isinstance(obj, list):
@@ -247,7 +254,12 @@ def write_network_guard(folder: Path) -> Path:
 
 def guard_env(home: Path, guard_dir: Path, log: Path, loaded: Path) -> dict[str, str]:
     """A clean environment whose Python processes all start with the network guard."""
-    return clean_env(home, PYTHONPATH=str(write_network_guard(guard_dir)), NET_GUARD_LOG=str(log), NET_GUARD_LOADED=str(loaded))
+    return clean_env(
+        home,
+        PYTHONPATH=str(write_network_guard(guard_dir)),
+        NET_GUARD_LOG=str(log),
+        NET_GUARD_LOADED=str(loaded),
+    )
 
 
 def guarded_pids(loaded: Path) -> set[int]:
@@ -277,9 +289,25 @@ def can_unshare_net() -> str | None:
 # Leak scanning
 
 NUMERIC_UNIT = re.compile(r"^[\s\d.,:;+\-/eE]*$")
-TIMESTAMP = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:\s*-->\s*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?")
+TIMESTAMP = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:\s*-->\s*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?"
+)
 ZIP_SUFFIXES = {".docx", ".qdpx", ".zip", ".xlsx", ".odt"}
-TEXT_SUFFIXES = {".xml", ".qde", ".rels", ".html", ".htm", ".txt", ".json", ".csv", ".srt", ".vtt", ".log", ".css", ".js"}
+TEXT_SUFFIXES = {
+    ".xml",
+    ".qde",
+    ".rels",
+    ".html",
+    ".htm",
+    ".txt",
+    ".json",
+    ".csv",
+    ".srt",
+    ".vtt",
+    ".log",
+    ".css",
+    ".js",
+}
 
 
 def planted_values(reference_files: Iterable[Path]) -> list[dict[str, Any]]:
@@ -416,8 +444,7 @@ def _xml_units(text: str) -> Iterator[str]:
         return
     for el in root.iter():
         if isinstance(el.tag, str):
-            for v in el.attrib.values():
-                yield v
+            yield from el.attrib.values()
         if el.text:
             yield el.text
         if el.tail:
@@ -443,9 +470,13 @@ def _units(text: str, kind: str) -> Iterator[str]:
         return
     lines = text.splitlines()
     if kind == "subtitles":  # cue numbers are lines of digits before a timing line
-        lines = [ln for i, ln in enumerate(lines) if not (ln.strip().isdigit() and i + 1 < len(lines) and "-->" in lines[i + 1])]
+        lines = [
+            ln
+            for i, ln in enumerate(lines)
+            if not (ln.strip().isdigit() and i + 1 < len(lines) and "-->" in lines[i + 1])
+        ]
     yield from lines
-    yield text  # a value broken over two lines
+    yield "\n".join(lines)  # a value broken over two lines
 
 
 def rss_mb(kb: int) -> float:

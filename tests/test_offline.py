@@ -37,13 +37,27 @@ TYPED = (
 
 
 def _ok(r: subprocess.CompletedProcess, what: str) -> None:
-    assert r.returncode == 0, f"{what}: exit {r.returncode}\nstdout: {r.stdout[-1500:]}\nstderr: {r.stderr[-3000:]}"
+    assert r.returncode == 0, (
+        f"{what}: exit {r.returncode}\nstdout: {r.stdout[-1500:]}\nstderr: {r.stderr[-3000:]}"
+    )
 
 
-def _whole_pipeline(out: Path, audio: list[Path], typed: Path, env: dict, prefix: list[str] | None = None, workers: int = 1) -> None:
+def _whole_pipeline(
+    out: Path, audio: list[Path], typed: Path, env: dict, prefix: list[str] | None = None, workers: int = 1
+) -> None:
     """run -> deidentify (typed transcript) -> export (every format) -> review -> status, each must succeed."""
-    _ok(cli(["run", *map(str, audio), "--out", str(out), "--workers", str(workers), *TINY], env=env, prefix=prefix), "run")
-    _ok(cli(["deidentify", str(typed), "--out", str(out), "--no-progress"], env=env, prefix=prefix), "deidentify")
+    _ok(
+        cli(
+            ["run", *map(str, audio), "--out", str(out), "--workers", str(workers), *TINY],
+            env=env,
+            prefix=prefix,
+        ),
+        "run",
+    )
+    _ok(
+        cli(["deidentify", str(typed), "--out", str(out), "--no-progress"], env=env, prefix=prefix),
+        "deidentify",
+    )
     _ok(cli(["export", str(out), "--format", ALL_FORMATS, "--no-progress"], env=env, prefix=prefix), "export")
     _ok(cli(["review", str(out)], env=env, prefix=prefix), "review")
     _ok(cli(["status", str(out)], env=env, prefix=prefix), "status")
@@ -60,7 +74,9 @@ def _check_outputs(out: Path, ids: list[str]) -> None:
     assert any(p.endswith(".qdpx") for p in exported) and any(p.endswith(".srt") for p in exported)
     typed = (out / "shareable" / "typed-notes" / "transcript.txt").read_text()
     for value in ("mette.holm@example.org", "Mette", "Holm", "example.co.uk/team"):
-        assert value.lower() not in typed.lower(), f"typed transcript still holds a planted value ({len(value)} chars)"
+        assert value.lower() not in typed.lower(), (
+            f"typed transcript still holds a planted value ({len(value)} chars)"
+        )
     assert "2079460958" not in re.sub(r"\D", "", typed), "typed transcript still holds the phone number"
 
 
@@ -107,7 +123,9 @@ def test_network_guard_catches_the_known_offenders(tmp_path):
     caught = {}
     for name, code in cases.items():
         before = len(guard_attempts(log))
-        r = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 0, f"{name}: {r.stderr[-1000:]}"
         caught[name] = len(guard_attempts(log)) - before
     assert caught["download"] >= 1 and caught["connect"] >= 1 and caught["tldextract"] >= 1, caught
@@ -142,6 +160,8 @@ def test_deid_package_keeps_tldextract_offline_after_import(tmp_path):
         "r = tldextract.TLDExtract()('a.example.co.uk')\n"
         "assert r.suffix == 'co.uk', r\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert guard_attempts(log) == []
