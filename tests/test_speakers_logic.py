@@ -257,7 +257,7 @@ def test_channel_rule_rejects_copied_and_panned_mono_and_accepts_separate_voices
     assert not channels_are_separate(None, cfg)[0]
 
 
-def test_chunked_mel_matches_whole_signal_mel():
+def test_numpy_mel_matches_librosa_mel_used_by_resemblyzer():
     librosa = pytest.importorskip("librosa")
     from pipeline.speakers.models import mel_frames
 

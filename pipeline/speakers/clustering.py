@@ -19,6 +19,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 Span = tuple[float, float]  # seconds covered by one window
 
@@ -95,7 +96,10 @@ def ahc_partition(
 
 
 def kmeans_partition(emb: np.ndarray, spans: list[Span], k: int, min_seconds: float) -> np.ndarray:
-    labels = KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(emb)
+    # A few thousand points at most: one thread. sklearn's OpenMP threads spin-wait and, on a busy
+    # machine, made this 20x slower than the data needs.
+    with threadpool_limits(limits=1):
+        labels = KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(emb)
     return absorb_small(labels, spans, emb, min_seconds)
 
 

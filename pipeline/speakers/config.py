@@ -107,6 +107,11 @@ class EmbeddingConfig(_Strict):
         le=1,
         description="Clusters whose centroids are at least this cosine-similar are one speaker.",
     )
+    torch_threads: int = Field(
+        1,
+        ge=0,
+        description="Torch threads for the voice encoder (0: leave as set); 1 was fastest on shared cores.",
+    )
     max_cluster_windows: int = Field(
         2000,
         ge=50,

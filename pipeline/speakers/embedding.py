@@ -90,11 +90,11 @@ def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndar
     return (audio * np.float32(10 ** (target_dbfs / 20) / rms)).astype(np.float32, copy=False)
 
 
-def embed_windows(mel: np.ndarray, spans: list[Span]) -> np.ndarray:
+def embed_windows(mel: np.ndarray, spans: list[Span], threads: int = 1) -> np.ndarray:
     frames = [
         (int(round(a / FRAME)), max(int(round(a / FRAME)) + 20, int(round(b / FRAME)))) for a, b in spans
     ]
-    return models.embed_spans(mel, frames)
+    return models.embed_spans(mel, frames, threads=threads)
 
 
 def label_frames(regions: list[Span], spans: list[Span], labels: np.ndarray, duration: float) -> list[Turn]:
@@ -162,7 +162,7 @@ class EmbeddingBackend(SpeakerBackend):
             return Diarization([], self.name, stats=stats)
         mel = models.mel_frames(level(x, regions, cfg.gain_dbfs))
         spans = windows(regions, duration, cfg.window, cfg.hop)
-        emb = embed_windows(mel, spans)
+        emb = embed_windows(mel, spans, cfg.torch_threads)
         labels, info = _cluster(emb, spans, settings, cfg)
         turns = label_frames(regions, spans, labels, duration)
         stats.update(info)
@@ -193,6 +193,6 @@ def voice_embedding(
     if not spans:
         return None
     mel = models.mel_frames(level(x, spans, cfg.gain_dbfs))
-    emb = embed_windows(mel, windows(spans, duration, cfg.window, cfg.hop))
+    emb = embed_windows(mel, windows(spans, duration, cfg.window, cfg.hop), cfg.torch_threads)
     v = emb.mean(axis=0)
     return v / max(float(np.linalg.norm(v)), 1e-9)

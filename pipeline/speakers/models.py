@@ -105,16 +105,45 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     return probs.numpy()[0].astype(np.float32)
 
 
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log_part = f >= 1000.0
+    return np.where(log_part, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), (200.0 / 3) * m)
+
+
+def mel_filterbank() -> np.ndarray:
+    """(40, 201) Slaney-normalised triangular filters, as ``librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)``."""
+    if "mel_fb" not in _cache:
+        fft_freqs = np.fft.rfftfreq(MEL_WINDOW, 1.0 / SAMPLE_RATE)
+        mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), MEL_BANDS + 2))
+        fdiff = np.diff(mel_f)
+        ramps = mel_f[:, None] - fft_freqs[None, :]
+        lower = -ramps[:-2] / fdiff[:-1, None]
+        upper = ramps[2:] / fdiff[1:, None]
+        weights = np.maximum(0.0, np.minimum(lower, upper))
+        weights *= (2.0 / (mel_f[2 : MEL_BANDS + 2] - mel_f[:MEL_BANDS]))[:, None]
+        _cache["mel_fb"] = weights.astype(np.float32)
+    return _cache["mel_fb"]
+
+
 def mel_frames(audio: np.ndarray, chunk_frames: int = 6000) -> np.ndarray:
     """Resemblyzer's input features for the whole recording: (frames, 40) power mel, 10 ms hop.
 
-    Same frames as ``librosa.feature.melspectrogram(center=True)`` on the whole signal (zero padded),
-    computed ``chunk_frames`` (60 s) at a time so that hour-long recordings stay small in memory.
+    The frames of ``librosa.feature.melspectrogram(sr=16000, n_fft=400, hop_length=160, n_mels=40)``
+    (centred, zero padded, Hann window), computed with numpy (librosa's first call costs ~2 s) and
+    ``chunk_frames`` (60 s) at a time so that hour-long recordings stay small in memory.
     """
-    import librosa
-
     half = MEL_WINDOW // 2
     padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half))
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_WINDOW) / MEL_WINDOW)).astype(np.float32)
+    fb = mel_filterbank()
     total = 1 + len(audio) // MEL_HOP
     parts = []
     for t0 in range(0, total, chunk_frames):
@@ -122,21 +151,41 @@ def mel_frames(audio: np.ndarray, chunk_frames: int = 6000) -> np.ndarray:
         piece = padded[t0 * MEL_HOP : (t1 - 1) * MEL_HOP + MEL_WINDOW]
         if len(piece) < MEL_WINDOW:
             piece = np.pad(piece, (0, MEL_WINDOW - len(piece)))
-        mel = librosa.feature.melspectrogram(
-            y=piece, sr=SAMPLE_RATE, n_fft=MEL_WINDOW, hop_length=MEL_HOP, n_mels=MEL_BANDS, center=False
-        )
-        parts.append(mel.astype(np.float32).T[: t1 - t0])
+        frames = np.lib.stride_tricks.sliding_window_view(piece, MEL_WINDOW)[::MEL_HOP][: t1 - t0]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        parts.append((power.astype(np.float32) @ fb.T).astype(np.float32))
     return np.concatenate(parts) if parts else np.zeros((0, MEL_BANDS), dtype=np.float32)
 
 
-def embed_spans(mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
-    """L2-normed d-vectors of mel frame spans [a, b); spans of equal length are batched together."""
+def embed_spans(
+    mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256, threads: int = 1
+) -> np.ndarray:
+    """L2-normed d-vectors of mel frame spans [a, b); spans of equal length are batched together.
+
+    ``threads``: torch threads for the encoder (0: leave torch's setting). One by default: on this
+    project's shared 2-core machines two threads were 3-10x slower (spin-waiting) and at best ~1.2x
+    faster when the machine was idle.
+    """
     import torch
 
     out = np.zeros((len(spans), 256), dtype=np.float32)
     if not spans:
         return out
     encoder = voice_encoder()
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        _encode(encoder, mel, spans, batch, out)
+    finally:
+        torch.set_num_threads(previous)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-9)
+
+
+def _encode(encoder: Any, mel: np.ndarray, spans: list[tuple[int, int]], batch: int, out: np.ndarray) -> None:
+    import torch
+
     groups: dict[int, list[int]] = {}
     for i, (a, b) in enumerate(spans):
         groups.setdefault(b - a, []).append(i)
@@ -146,8 +195,6 @@ def embed_spans(mel: np.ndarray, spans: list[tuple[int, int]], batch: int = 256)
             mels = np.stack([_frames(mel, spans[i][0], length) for i in chunk])
             with torch.no_grad():
                 out[chunk] = encoder(torch.from_numpy(mels)).numpy()
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-9)
 
 
 def _frames(mel: np.ndarray, start: int, length: int) -> np.ndarray:
