@@ -46,6 +46,10 @@ class VerbatimConfig(_Strict):
         DEFAULT_VERBATIM_PROMPT,
         description="Initial prompt written in verbatim style (fillers, false starts).",
     )
+    no_prompt_models: list[str] = Field(
+        ["tiny", "tiny.en"],
+        description="Models decoded without the prompt: measured here, tiny.en dropped 20-43 % of the words of the sample interviews when prompted.",
+    )
     pause_min_seconds: float = Field(2.0, gt=0, description="Mark silences between words at least this long.")
     pause_marker: str = Field(
         "({seconds:.0f} s)", description="Text of a pause marker; {seconds} is the pause length."

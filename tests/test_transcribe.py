@@ -134,3 +134,17 @@ def test_language_is_detected_with_the_multilingual_model(tmp_path):
     assert t.language == "de"
     forced = transcribe.run(info, tmp_path, cfg.model_copy(update={"language": "da"}))
     assert forced.language == "da"
+
+
+def test_sample_interview_is_transcribed_whole_with_default_settings(tiny, tmp_path, sample_interviews):
+    """The verbatim prompt made tiny.en skip whole turns; default settings must keep every turn."""
+    import json
+
+    for audio in sample_interviews:
+        ref = json.loads(audio.with_name(audio.stem + ".reference.json").read_text())
+        info = _ingest(audio, tmp_path / audio.stem)
+        t = transcribe.run(info, tmp_path / audio.stem, tiny)
+        words = [w for s in t.segments for w in s.words if not re.fullmatch(r"\(\d+ s\)", w.text)]
+        n_ref = sum(len(turn["text"].split()) for turn in ref["turns"])
+        assert len(words) >= 0.9 * n_ref, (audio.name, len(words), n_ref)
+        assert words[0].start < ref["turns"][0]["end"]

@@ -72,7 +72,7 @@ def decode_options(config: TranscribeConfig) -> DecodeOptions:
         language=config.language,
         beam_size=config.beam_size,
         word_timestamps=True,
-        initial_prompt=v.prompt if v.enabled and v.prompt else None,
+        initial_prompt=v.prompt if v.enabled and v.prompt and config.model not in v.no_prompt_models else None,
         condition_on_previous_text=config.condition_on_previous_text,
         vad_filter=config.vad_filter,
     )
