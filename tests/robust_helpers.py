@@ -6,7 +6,7 @@
   reach a non-loopback address, in the main process and in spawned workers alike.
 - ``LeakScanner``: searches files (inside .docx/.qdpx zips too), logs and captured output for planted
   values, case-insensitively and on word boundaries, and counts the bytes it read.
-- ``tree_digest`` / ``comparable_json``: compare output folders across runs.
+- ``tree_digest`` / ``manifest_outputs``: compare output folders across runs.
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ OFFLINE_FLAGS = (
     "TORCH_HOME",
     "PYTHONPATH",
 )
-# Provenance fields that record how long a step took: they differ between any two runs.
-TIMING_KEYS = frozenset({"seconds", "realtime_factor"})
-
 
 # ---------------------------------------------------------------------------------------------
 # Running the CLI
@@ -132,27 +129,6 @@ def tree_digest(root: Path, under: str) -> dict[str, str]:
         for p in sorted(base.rglob("*"))
         if p.is_file()
     }
-
-
-def mask_timings(obj: Any, in_provenance: bool = False) -> Any:
-    """``obj`` with every provenance timing (seconds, realtime factor) replaced by a placeholder."""
-    if isinstance(obj, dict):
-        return {
-            k: (
-                "<timing>"
-                if in_provenance and k in TIMING_KEYS
-                else mask_timings(v, in_provenance or k == "provenance")
-            )
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [mask_timings(v, in_provenance) for v in obj]
-    return obj
-
-
-def comparable_json(path: Path) -> Any:
-    """A JSON artefact with the provenance timings (seconds, realtime factor) masked."""
-    return mask_timings(json.loads(path.read_text(encoding="utf-8")))
 
 
 def manifest(out: Path) -> dict[str, Any]:

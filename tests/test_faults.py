@@ -23,10 +23,8 @@ from robust_helpers import (
     TINY,
     clean_env,
     cli,
-    comparable_json,
     manifest,
     manifest_outputs,
-    mask_timings,
     short_batch,
     temp_files,
     tree_digest,
@@ -111,8 +109,8 @@ def _phase(out: Path) -> str:
 
 
 def assert_same_outputs(out: Path, ref: Path) -> dict[str, int]:
-    """shareable/ byte for byte (JSON with provenance timings masked), restricted/ artefacts likewise,
-    the key by content; no temp file; nothing on disk that the manifest does not account for."""
+    """shareable/ and restricted/ byte for byte, the key by content (its JSON is rewritten on every
+    save); no temp file; nothing on disk that the manifest does not account for."""
     stats = Counter()
     assert temp_files(out) == [], temp_files(out)
     for area in ("shareable", "restricted"):
@@ -124,14 +122,9 @@ def assert_same_outputs(out: Path, ref: Path) -> dict[str, int]:
                 b = json.loads((ref / rel).read_text())["key"]
                 assert a == b, "the pseudonym key differs from the undisturbed run's"
                 stats["key"] += 1
-            elif mine[rel] == theirs[rel]:
-                stats["identical"] += 1
             else:
-                assert rel.endswith(".json"), f"{rel} differs from the undisturbed run's"
-                assert comparable_json(out / rel) == comparable_json(ref / rel), (
-                    f"{rel} differs beyond timings"
-                )
-                stats["identical but timings"] += 1
+                assert mine[rel] == theirs[rel], f"{rel} differs from the undisturbed run's"
+                stats["identical"] += 1
     m = manifest(out)["interviews"]
     for iid in ("k1", "k2", "k3"):
         assert all(m[iid]["stages"][s]["status"] == "done" for s in STAGES), (iid, m[iid]["stages"])
@@ -265,10 +258,7 @@ def test_damaged_artefact_is_detected_and_its_stage_redone(finished, tmp_path, b
         ), f"{earlier} redone needlessly"
     restored = out / rel
     assert restored.is_file()
-    if rel.endswith(".json"):
-        assert comparable_json(restored) == mask_timings(json.loads(good)), f"{rel} differs after the redo"
-    else:
-        assert restored.read_bytes() == good, f"{rel} differs after the redo"
+    assert restored.read_bytes() == good, f"{rel} differs after the redo"
     for r, digest in manifest_outputs(out).items():
         assert tree_digest(out, r.split("/")[0]).get(r) == digest, r
     assert temp_files(out) == []
@@ -281,12 +271,7 @@ def test_broken_manifest_costs_only_recomputation(finished, tmp_path, batch):
     _truncate(out / "manifest.json")
     assert main(["run", str(batch[0]), "--out", str(out), *TINY]) == 0
     assert all(manifest(out)["interviews"]["k1"]["stages"][s]["status"] == "done" for s in STAGES)
-    after = tree_digest(out, "shareable")
-    assert sorted(after) == sorted(share)
-    differing = [r for r in share if share[r] != after[r]]
-    assert all(r.endswith("transcript.json") for r in differing), differing  # provenance timings only
-    for r in differing:
-        assert comparable_json(out / r) == comparable_json(finished / r)
+    assert tree_digest(out, "shareable") == share
 
 
 def test_damaged_key_is_reported_and_never_replaced(finished, tmp_path, batch, capsys):
@@ -335,8 +320,14 @@ def _fill(disk: Path, leave: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("leave_kb", [0, 48, 600])
-def test_full_disk_fails_cleanly_and_loses_nothing_finished(finished, tmp_path, batch, leave_kb):
+@pytest.mark.parametrize("leave", ["0 KB", "48 KB", "audio + 40 KB"])
+def test_full_disk_fails_cleanly_and_loses_nothing_finished(finished, tmp_path, batch, leave):
+    """0 KB: nothing fits; 48 KB: the decoded audio does not fit; audio + 40 KB: ingest fits, a later
+    write (transcripts, the .docx export, the manifest) does not."""
+    import soundfile as sf
+
+    wav_kb = sf.info(str(batch[2])).duration * 16000 * 2 / 1024
+    leave_kb = {"0 KB": 0, "48 KB": 48, "audio + 40 KB": wav_kb + 40}[leave]
     disk = tmp_path / "disk"
     reason = _mount_tmpfs(disk, "2m")
     if reason:
@@ -351,7 +342,7 @@ def test_full_disk_fails_cleanly_and_loses_nothing_finished(finished, tmp_path, 
             **tree_digest(out, "shareable"),
             "manifest.json": tree_digest(out, ".")["manifest.json"],
         }
-        _fill(disk, leave_kb * 1024)
+        _fill(disk, int(leave_kb * 1024))
         env = clean_env(tmp_path / "home")
         r = cli(["run", str(batch[0]), str(batch[2]), "--out", str(out), *TINY], env=env)
         text = r.stdout + r.stderr
@@ -383,7 +374,7 @@ def test_full_disk_fails_cleanly_and_loses_nothing_finished(finished, tmp_path, 
             "a pseudonym of the finished run changed"
         )
         print(
-            f"\nFULLDISK leave={leave_kb}KB first failure: {[ln for ln in text.splitlines() if 'space' in ln.lower()][:2]}"
+            f"\nFULLDISK leave={leave} ({leave_kb:.0f} KB), first failure: {[ln for ln in text.splitlines() if 'space' in ln.lower()][:2]}"
         )
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -146,6 +146,7 @@ def test_no_network_attempt_during_a_full_run_with_workers(tmp_path, typed):
     assert attempts == [], json.dumps(attempts, indent=1)[:4000]
     # the guard ran in the coordinator and in the spawned workers (5 CLI calls + at least 2 workers)
     assert len(guarded_pids(loaded)) >= 7, guarded_pids(loaded)
+    print(f"\nOFFLINE guarded processes: {len(guarded_pids(loaded))}, non-loopback attempts: {len(attempts)}")
     _check_outputs(out, ["k1", "k2", "typed-notes"])
 
 
