@@ -237,61 +237,125 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict:
             "r2": round(1 - ss_res / ss_tot, 4) if ss_tot > 0 else None}  # fmt: skip
 
 
-def batched_comparison(made: list[dict], batch: Path, model: str, batch_size: int) -> dict:
-    """Sequential vs BatchedInferencePipeline decoding of the batch, with the pipeline's settings."""
+def _ref_turns(samples: list[str]) -> list[tuple[float, float]]:
+    """Reference speech turns of a concatenated interview, on its own time line."""
+    turns, offset = [], 0.0
+    for s in samples:
+        ref = json.loads((ROOT / "audio_samples" / f"{s}.reference.json").read_text(encoding="utf-8"))
+        turns += [(offset + t["start"], offset + t["end"]) for t in ref["turns"]]
+        offset += probe_seconds(ROOT / "audio_samples" / f"{s}.mp3")
+    return turns
+
+
+def _decode_set(runner, kw: dict, items: list[tuple[str, object, str]]) -> tuple[float, list[list]]:
+    """Decode (id, audio, reference) items; total seconds and each item's segments."""
+    from threadpoolctl import threadpool_limits
+
+    secs, out = 0.0, []
+    for _, audio, _ in items:
+        t0 = time.perf_counter()
+        with threadpool_limits(limits=1, user_api="blas"):  # as the transcribe stage does
+            out.append(list(runner.transcribe(audio, **kw)[0]))
+        secs += time.perf_counter() - t0
+    return secs, out
+
+
+def _timing_agreement(a: list, b: list) -> list[float]:
+    """|start difference| of the words both decodings share (runs of >= 3 matching words)."""
     import difflib
 
+    wa = [w for s in a for w in s.words]
+    wb = [w for s in b for w in s.words]
+    sm = difflib.SequenceMatcher(
+        a=[w.word.strip().lower() for w in wa], b=[w.word.strip().lower() for w in wb], autojunk=False
+    )
+    return [
+        abs(wa[m.a + k].start - wb[m.b + k].start)
+        for m in sm.get_matching_blocks()
+        if m.size >= 3
+        for k in range(m.size)
+    ]
+
+
+def batched_comparison(made: list[dict], batch: Path, model: str, batch_size: int) -> dict:
+    """Sequential vs BatchedInferencePipeline decoding, with the pipeline's decoding settings.
+
+    On the batch's interviews (WER against the reference turns, share of words inside a
+    reference turn +- 0.2 s, word-start agreement between the two) and, when ../shared/eval/asr
+    is present, on its English clips (WER).
+    """
     import jiwer
     import numpy as np
     from faster_whisper import BatchedInferencePipeline, WhisperModel
-    from threadpoolctl import threadpool_limits
     from whisper.normalizers import EnglishTextNormalizer
 
     from pipeline.config import TranscribeConfig
     from pipeline.models import resolve_model
     from pipeline.stages.transcribe import decode_options, default_threads
 
-    opts = decode_options(TranscribeConfig(model=model))
+    o = decode_options(TranscribeConfig(model=model))
     kw = dict(
-        language="en",
-        beam_size=opts.beam_size,
+        language=o.language,
+        beam_size=o.beam_size,
         word_timestamps=True,
-        initial_prompt=opts.initial_prompt,
+        initial_prompt=o.initial_prompt,
         vad_filter=True,
     )
     wm = WhisperModel(
         str(resolve_model(model).path), device="cpu", compute_type="int8", cpu_threads=default_threads(1)
     )
-    runners = {"sequential": (wm, {"condition_on_previous_text": opts.condition_on_previous_text}),
-               "batched": (BatchedInferencePipeline(wm), {"batch_size": batch_size})}  # fmt: skip
+    modes = {"sequential": (wm, {**kw, "condition_on_previous_text": o.condition_on_previous_text}),
+             "batched": (BatchedInferencePipeline(wm), {**kw, "batch_size": batch_size})}  # fmt: skip
     norm = EnglishTextNormalizer()
+    sets = {
+        "interviews": [(m["file"], _decode(batch / m["file"]), reference_text(m["samples"])) for m in made]
+    }
+    clips = _eval_clips()
+    if clips:
+        sets["eval_clips"] = [(cid, _decode(path), ref) for cid, path, ref in clips]
     result: dict = {"model": model, "batch_size": batch_size}
-    words: dict[str, list] = {}
-    for name, (runner, extra) in runners.items():
-        refs, hyps, secs, nseg, ws = [], [], 0.0, 0, []
-        for item in made:
-            audio = _decode(batch / item["file"])
-            t0 = time.perf_counter()
-            with threadpool_limits(limits=1, user_api="blas"):
-                segs = list(runner.transcribe(audio, **kw, **extra)[0])
-            secs += time.perf_counter() - t0
-            nseg += len(segs)
-            ws += [(w.word.strip().lower(), w.start, w.end) for s in segs for w in s.words]
-            hyps.append(norm(" ".join(s.text for s in segs)))
-            refs.append(norm(reference_text(item["samples"])))
-        audio_s = sum(m["seconds"] for m in made)
-        result[name] = {"decode_s": round(secs, 2), "rtf": round(secs / audio_s, 4), "wer": round(jiwer.wer(refs, hyps), 4),
-                        "segments": nseg, "words": len(ws)}  # fmt: skip
-        words[name] = ws
-    a, b = words["sequential"], words["batched"]
-    sm = difflib.SequenceMatcher(a=[w[0] for w in a], b=[w[0] for w in b], autojunk=False)
-    d = np.array(
-        [abs(a[m.a + k][1] - b[m.b + k][1]) for m in sm.get_matching_blocks() for k in range(m.size)]
-    )
+    kept: dict[str, list] = {}
+    for name, (runner, args) in modes.items():
+        result[name] = {}
+        for set_name, items in sets.items():
+            secs, out = _decode_set(runner, args, items)
+            hyps = [norm(" ".join(s.text for s in seg)) for seg in out]
+            audio_s = sum(len(a) for _, a, _ in items) / 16000
+            result[name][set_name] = {"decode_s": round(secs, 2), "rtf": round(secs / audio_s, 4),
+                                      "wer": round(jiwer.wer([norm(r) for _, _, r in items], hyps), 4),
+                                      "segments": sum(map(len, out))}  # fmt: skip
+            if set_name == "interviews":
+                kept[name] = out
+        result[name]["interviews"]["words_inside_turns"] = _inside_turns(kept[name], made)
+    d = np.array([x for a, b in zip(kept["sequential"], kept["batched"]) for x in _timing_agreement(a, b)])
     result["word_start_diff_s"] = {"matched_words": int(d.size), "median": round(float(np.median(d)), 3),
                                    "p95": round(float(np.percentile(d, 95)), 3), "max": round(float(d.max()), 3)}  # fmt: skip
-    result["speedup"] = round(result["sequential"]["decode_s"] / result["batched"]["decode_s"], 2)
+    result["speedup"] = round(
+        result["sequential"]["interviews"]["decode_s"] / result["batched"]["interviews"]["decode_s"], 2
+    )
     return result
+
+
+def _inside_turns(segments_per_interview: list[list], made: list[dict], tolerance: float = 0.2) -> float:
+    """Share of words whose middle lies inside a reference speech turn (+- tolerance)."""
+    inside = total = 0
+    for segs, item in zip(segments_per_interview, made):
+        turns = _ref_turns(item["samples"])
+        for w in (w for s in segs for w in s.words):
+            mid = (w.start + w.end) / 2
+            inside += any(a - tolerance <= mid <= b + tolerance for a, b in turns)
+            total += 1
+    return round(inside / total, 4) if total else 0.0
+
+
+def _eval_clips() -> list[tuple[str, Path, str]]:
+    eval_dir = ROOT.parent / "shared" / "eval" / "asr"
+    if not eval_dir.is_dir():
+        return []
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_asr import english_clips
+
+    return english_clips()
 
 
 def _decode(path: Path):
@@ -330,7 +394,7 @@ def summarise(rows: list[dict]) -> dict:
         }
         ow = [r for r in rows if r["model"] == model and r["engine"] == "openai-whisper"]
         if fw and ow:
-            best = min(fw.values(), key=lambda r: r["wall_s"])
+            best = fw.get(ow[0]["workers"]) or min(fw.values(), key=lambda r: r["wall_s"])  # same workers
             out["speedup_vs_openai"][model] = round(ow[0]["wall_s"] / best["wall_s"], 2)
         if 1 in fw and 2 in fw:
             out["scaling_1_to_2_workers"][model] = round(fw[1]["wall_s"] / fw[2]["wall_s"], 2)
@@ -363,10 +427,17 @@ def markdown(report: dict) -> str:
         lines.append(f"- wall vs audio ({f['model']}, {f['workers']} worker(s)): {pts}; wall = {f['slope_s_per_audio_s']:.3f} x audio "
                      f"+ {f['intercept_s']:.1f} s, R^2 = {f['r2']}")  # fmt: skip
     for b in report.get("batched", []):
-        lines.append(f"- batched ({b['model']}, batch {b['batch_size']}): decode RTF {b['sequential']['rtf']:.3f} -> "
-                     f"{b['batched']['rtf']:.3f} ({b['speedup']:.2f}x), WER {b['sequential']['wer'] * 100:.1f}% -> "
-                     f"{b['batched']['wer'] * 100:.1f}%, segments {b['sequential']['segments']} -> {b['batched']['segments']}, "
-                     f"word start diff median {b['word_start_diff_s']['median']} s, p95 {b['word_start_diff_s']['p95']} s")  # fmt: skip
+        sq, bt = b["sequential"], b["batched"]
+        clips = (f", eval clips WER {sq['eval_clips']['wer'] * 100:.1f}% -> {bt['eval_clips']['wer'] * 100:.1f}%"
+                 if "eval_clips" in sq else "")  # fmt: skip
+        lines.append(
+            f"- batched ({b['model']}, batch {b['batch_size']}): decode RTF {sq['interviews']['rtf']:.3f} -> "
+            f"{bt['interviews']['rtf']:.3f} ({b['speedup']:.2f}x), interview WER {sq['interviews']['wer'] * 100:.1f}% -> "
+            f"{bt['interviews']['wer'] * 100:.1f}%{clips}, segments {sq['interviews']['segments']} -> "
+            f"{bt['interviews']['segments']}, words inside reference turns {sq['interviews']['words_inside_turns']:.3f} -> "
+            f"{bt['interviews']['words_inside_turns']:.3f}, word start difference median "
+            f"{b['word_start_diff_s']['median']} s, p95 {b['word_start_diff_s']['p95']} s"
+        )
     return "\n".join(lines)
 
 
@@ -385,7 +456,11 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     ap.add_argument(
-        "--workers", nargs="+", type=int, default=[1, 2], help="faster-whisper worker counts to compare"
+        "--workers",
+        nargs="*",
+        type=int,
+        default=[1, 2],
+        help="faster-whisper worker counts (none: no pipeline runs)",
     )
     ap.add_argument(
         "--openai-models",
@@ -442,7 +517,7 @@ def main() -> int:
                     measured_run(work / "batch", made, work, "faster-whisper", model, w, args.executor)
                 )
             if model in args.openai_models:
-                w = max(args.workers)
+                w = max(args.workers, default=1)
                 report["runs"].append(
                     measured_run(work / "batch", made, work, "openai-whisper", model, w, args.executor)
                 )
