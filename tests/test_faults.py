@@ -428,7 +428,7 @@ def test_second_run_on_one_output_folder_refuses_with_a_clear_message(batch, con
 
 def test_redaction_log_and_shareable_text_do_not_depend_on_the_hash_seed(tmp_path):
     """Presidio hands out recognizers from a set; before the registry order was fixed, the redaction
-    log named a different recognizer for the same span depending on PYTHONHASHSEED (seeds 1 and 2 here)."""
+    log named a different recognizer for the same span depending on PYTHONHASHSEED (seed 1 against 2 and 3)."""
     import json as _json
 
     from robust_helpers import SAMPLES
