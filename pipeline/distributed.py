@@ -27,7 +27,7 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from pipeline.config import PipelineConfig
-from pipeline.runner import Job, Outcome, resolve_workers, run_audio_stages_in_worker
+from pipeline.runner import Job, Outcome, audio_config_json, resolve_workers, run_audio_stages_in_worker
 from pipeline.stages.transcribe import default_threads
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def dask_results(
     try:
         addresses = _wait_for_workers(client, config)
         by_host = workers_per_host(addresses)
-        cfg_json = config.model_dump_json()
+        cfg_json = audio_config_json(config)  # no names or lists from the de-identification section
         logger.info(
             "dask: %d worker(s) on %d host(s), %d interview(s)", len(addresses), len(by_host), len(jobs)
         )

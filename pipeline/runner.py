@@ -277,6 +277,17 @@ def pool_initializer(threads: int = 0, log_queue: Any = None, log_level: int = l
         root.setLevel(log_level)
 
 
+def audio_config_json(config: PipelineConfig) -> str:
+    """The configuration a worker needs: the audio stages' sections only.
+
+    The de-identification section (known names, project lists) and the export section stay in the
+    coordinator: they are not sent to worker processes or over a Dask cluster's connections.
+    """
+    return PipelineConfig(
+        ingest=config.ingest, transcribe=config.transcribe, speakers=config.speakers, run=config.run
+    ).model_dump_json()
+
+
 def run_audio_stages_in_worker(args: tuple) -> Outcome:
     """Entry point in a worker (process pool or Dask): ``(job, out, config_json, prior, workers)``."""
     job, out, config_json, prior, workers = args
@@ -561,7 +572,7 @@ class Coordinator:
         listener.start()
         threads = self.config.transcribe.cpu_threads or default_threads(workers)
         level = logging.getLogger("pipeline").getEffectiveLevel()
-        cfg = self.config.model_dump_json()
+        cfg = audio_config_json(self.config)
         try:
             with cf.ProcessPoolExecutor(
                 max_workers=workers,

@@ -52,6 +52,16 @@ def test_workers_per_host_counts_workers_on_each_machine():
     assert workers_per_host(addresses) == {"10.0.0.5": 2, "10.0.0.6": 1, "10.0.0.7": 1}
 
 
+def test_workers_receive_no_names_from_the_deidentification_section():
+    from pipeline.config import load_config
+    from pipeline.runner import audio_config_json
+
+    config = load_config(None, {"deidentify.known_names": ["Anna Jensen"], "transcribe.model": "tiny.en"})
+    sent = audio_config_json(config)
+    assert "Anna Jensen" not in sent
+    assert '"model":"tiny.en"' in sent  # the audio stages' settings do travel
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
