@@ -273,16 +273,19 @@ def test_garbage_text_never_crashes_and_keeps_the_transcript_consistent(deidenti
                     pytest.fail(f"known name part left in {where} at {m.start()}: {text!r}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DigitGroupPhoneRecognizer reads two numbers with nothing between them as one run of 20 digits, "
-    "which is too long for a phone number, and drops it; Presidio's PhoneRecognizer finds only the second",
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(202) 555-0100 202-555-0100",
+        "my mobile is 45 22 31 90 45 22 31 91",
+        "+44 20 7946 0958 +45 22 31 90 11",
+    ],
 )
-def test_back_to_back_phone_numbers_are_both_replaced(deidentifier):
-    text = "(202) 555-0100 202-555-0100"
+def test_back_to_back_phone_numbers_are_both_replaced(deidentifier, text):
     raw = Transcript("b2b", "en", [Segment(0, 0.0, 1.0, text, "S1")], [Speaker("S1", "Participant")], 1.0)
     out, _ = deidentifier.deidentify(raw, PseudonymKey())
-    assert "2025550100" not in re.sub(r"\D", "", out.segments[0].text), out.segments[0].text
+    left = re.sub(r"\[[A-Z_]+_\d+\]", "", out.segments[0].text)  # the tags carry their own numbers
+    assert not re.search(r"\d", left), out.segments[0].text
 
 
 @pytest.mark.parametrize(

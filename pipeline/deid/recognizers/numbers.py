@@ -60,6 +60,38 @@ def _plausible_date_groups(groups: list[str]) -> bool:
     return len(c) == 2 or 1900 <= int(c) <= 2100
 
 
+_GROUP_RE = re.compile(r"[+(]*\d+\)?")
+
+
+def _split_digit_run(run: str) -> list[tuple[int, int]]:
+    """Spans of the phone numbers in a run of digit groups too long to be one number.
+
+    The groups are cut into consecutive numbers of 7-15 digits each: the fewest numbers, then
+    cuts before a group that opens with '(' or '+', then numbers of even length. Nothing when
+    no such cut exists.
+    """
+    groups = [
+        (g.start(), g.end(), len(digits_of(g.group(0))), g.group(0)[0] in "(+")
+        for g in _GROUP_RE.finditer(run)
+    ]
+    best: dict[int, tuple[tuple[float, ...], list[int]]] = {0: ((0, 0, 0.0), [])}
+    for i in range(1, len(groups) + 1):
+        for j in range(i):
+            if j not in best:
+                continue
+            digits = sum(g[2] for g in groups[j:i])
+            if not 7 <= digits <= 15:
+                continue
+            (count, plain_cuts, spread), cuts = best[j]
+            cost = (count + 1, plain_cuts + (j > 0 and not groups[j][3]), spread + abs(digits - 10))
+            if i not in best or cost < best[i][0]:
+                best[i] = (cost, [*cuts, j])
+    if len(groups) not in best:
+        return []
+    cuts = [*best[len(groups)][1], len(groups)]
+    return [(groups[a][0], groups[b - 1][1]) for a, b in zip(cuts, cuts[1:])]
+
+
 class DigitGroupPhoneRecognizer(InterviewRecognizer):
     """Phone numbers spoken in digit groups ("45 22 31 90", "+44 7700 900 123") or as digit words."""
 
@@ -68,7 +100,7 @@ class DigitGroupPhoneRecognizer(InterviewRecognizer):
     # Groups of 2-6 digits ("07700 900123"), split by a space, dot or dash, or by " -" as speech
     # recognition writes a spoken pause ("202 -55 -0178").
     GROUPS = re.compile(
-        r"(?<![\w+])(\+\s?\d{1,3}[\s.-]?)?(\(?\d{2,5}\)?(?:(?:\s?[.-]|\s)\d{2,6}){1,5})(?![\w-])"
+        r"(?<![\w+])(\+\s?\d{1,3}[\s.-]?)?(\(?\d{2,5}\)?(?:(?:\s?[.-]|\s)\d{2,6}){1,14})(?![\w-])"
     )
     WORDS = re.compile(rf"\b{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{6,14}}\b", re.IGNORECASE)
 
@@ -77,7 +109,15 @@ class DigitGroupPhoneRecognizer(InterviewRecognizer):
         for m in self.GROUPS.finditer(text):
             groups = re.findall(r"\d+", m.group(2))
             n = len(digits_of(m.group(0)))
-            if not 7 <= n <= 15 or _plausible_date_groups(groups):
+            if n > 15:  # two or more numbers back to back: "(202) 555-0100 202-555-0100"
+                for start, end in _split_digit_run(m.group(0)):
+                    out.append(
+                        self.result(
+                            "PHONE_NUMBER", m.start() + start, m.start() + end, 0.5, "digit groups, split"
+                        )
+                    )
+                continue
+            if n < 7 or _plausible_date_groups(groups):
                 continue
             cue = bool(set(preceding_words(text, m.start())) & set(self.CONTEXT))
             phone_cue = bool(
