@@ -147,7 +147,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{args.out}: no pipeline output here (manifest.json missing)", file=sys.stderr)
         return EXIT_FAILED
     m = Manifest.load(layout)
-    rows = [("interview", "audio", *ALL_STAGES[:-1])]
+    rows = [("interview", "audio", *ALL_STAGES[:-1], "file")]
     failed = 0
     for iid, rec in sorted(m.interviews.items()):
         if iid == PROJECT:
@@ -156,7 +156,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         cells = [stages.get(s, {}).get("status", "-") for s in ALL_STAGES[:-1]]
         failed += "failed" in cells
         dur = rec.get("duration")
-        rows.append((iid, f"{dur / 60:.1f} min" if dur else "-", *cells))
+        source = Path(rec["source"]).name if rec.get("source") else "-"
+        rows.append((iid, f"{dur / 60:.1f} min" if dur else "-", *cells, source))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))

@@ -81,6 +81,11 @@ class RunConfig(_Strict):
     scheduler: str | None = Field(
         None, description="Dask scheduler address, e.g. tcp://host:8786 (executor: dask)."
     )
+    ids: Literal["filename", "neutral"] = Field(
+        "filename",
+        description="Interview ids, which shareable/ shows: from file names (a name that holds a "
+        "person's name gets a neutral one), or always neutral (interview-001, ...).",
+    )
 
 
 class PipelineConfig(_Strict):

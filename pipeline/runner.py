@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,18 +104,54 @@ def discover(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Outcome]]:
     return unique, missing
 
 
-def assign_ids(files: list[Path], manifest: Manifest) -> list[Job]:
-    """Ids come from file names; a source keeps its id across runs (recorded in the manifest)."""
+# Names an interview id must not take: the fixed files and folders of an output folder. An id
+# "transcript" would make its export shareable/transcript/transcript.json, the deidentify stage's file.
+RESERVED_IDS = frozenset(
+    {PROJECT, "transcript", "audio", "ingest", "redactions", "review", "key", "logs", "manifest"}
+)
+NEUTRAL_PREFIX = "interview"
+
+
+def assign_ids(
+    files: list[Path],
+    manifest: Manifest,
+    *,
+    mode: str = "filename",
+    names_a_person: Callable[[str], bool] | None = None,
+) -> list[Job]:
+    """Give each new source an interview id; a source keeps its id across runs (in the manifest).
+
+    ``mode="filename"``: the id is the file name made safe (``Interview 07.mp3`` -> ``interview-07``),
+    unless ``names_a_person(stem)`` says the name holds a person's name: then, as in
+    ``mode="neutral"``, the next free ``interview-NNN``. Ids are what ``shareable/`` shows.
+    """
     jobs: list[Job] = []
-    taken = set(manifest.interviews)
+    taken = set(manifest.interviews) | RESERVED_IDS
+    neutral_count = 0
+
+    def free(base: str) -> str:
+        iid, n = base, 2
+        while iid in taken:
+            iid, n = f"{base}-{n}", n + 1
+        return iid
+
+    def next_neutral() -> str:
+        n = 1
+        while f"{NEUTRAL_PREFIX}-{n:03d}" in taken:
+            n += 1
+        return f"{NEUTRAL_PREFIX}-{n:03d}"
+
     for f in files:
         source = str(f.resolve())
         iid = manifest.id_for_source(source)
         if iid is None:
-            base = slugify(f.stem)
-            iid, n = base, 2
-            while iid in taken or iid == PROJECT:
-                iid, n = f"{base}-{n}", n + 1
+            if mode == "neutral":
+                iid = next_neutral()
+            elif names_a_person is not None and names_a_person(f.stem):
+                iid = next_neutral()
+                neutral_count += 1
+            else:
+                iid = free(slugify(f.stem))
             manifest.interview(iid)["source"] = source
         taken.add(iid)
         jobs.append(
@@ -124,7 +161,36 @@ def assign_ids(files: list[Path], manifest: Manifest) -> list[Job]:
                 kind="transcript" if f.suffix.lower() in (".json", ".txt") else "audio",
             )
         )
+    if neutral_count:
+        # The file names are not logged: they hold the names.
+        logger.warning(
+            "%d file name(s) look like they hold a person's name: given neutral ids instead "
+            "(`interview-pipeline status` shows which file has which id)",
+            neutral_count,
+        )
     return jobs
+
+
+def stem_names_a_person(stem: str, known_names: Iterable[str], find_person: Callable[[str], bool]) -> bool:
+    """Whether a file name (without suffix) holds a known name or what the detectors call a person.
+
+    The name is read as words (``anna_jensen-2`` -> ``anna jensen``), as written and with each word
+    capitalised, since file names are often all lower case.
+    """
+    from pipeline.deid.gazetteer import FUNCTION_WORDS, NAME_PARTICLES, fold
+
+    words = [w for w in re.split(r"[\W_]+", stem) if w]
+    folded = {fold(w) for w in words}
+    for name in known_names:
+        parts = {fold(x) for x in re.split(r"[\W_]+", name) if len(x) >= 2}
+        if parts - FUNCTION_WORDS - NAME_PARTICLES & folded:
+            return True
+    # Only words of two or more letters go to the detectors: codes such as "k2" or "p07" and dates
+    # are not names, and spaCy calls some of them persons.
+    letters = [w for w in words if len(w) >= 2 and w.isalpha()]
+    text = " ".join(letters)
+    titled = " ".join(w[:1].upper() + w[1:] for w in letters)
+    return bool(text) and (find_person(text) or find_person(titled))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +431,11 @@ class Coordinator:
             self._deidentifier = Deidentifier(self.config.deidentify)
         return self._deidentifier
 
+    def _names_a_person(self, stem: str) -> bool:
+        deid = self.config.deidentify
+        known = [*deid.known_names, *(n for o in deid.interviews.values() for n in o.known_names)]
+        return stem_names_a_person(stem, known, self._engine().finds_person)
+
     def deidentify(self, interview_id: str) -> str:
         """Pseudonymise one interview's speaker-tagged transcript; returns 'run' or 'skipped'."""
         from pipeline.review import apply_decisions, load_decisions
@@ -480,7 +551,9 @@ class Coordinator:
             files, outcomes = (
                 discover(jobs_or_inputs) if not transcripts else ([Path(p) for p in jobs_or_inputs], [])
             )
-            jobs = assign_ids(files, self.manifest)
+            jobs = assign_ids(
+                files, self.manifest, mode=self.config.run.ids, names_a_person=self._names_a_person
+            )
             self.manifest.save()
             bar = tqdm(total=len(jobs), desc="interviews", unit="file", disable=not self.progress)
             done: list[Outcome] = []

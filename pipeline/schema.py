@@ -108,7 +108,9 @@ class Transcript:
     def from_dict(cls, d: dict[str, Any]) -> Transcript:
         version = d.get("schema_version")
         if version not in SUPPORTED_VERSIONS:
-            raise SchemaError(f"unsupported schema_version {version!r} (supported: {', '.join(SUPPORTED_VERSIONS)})")
+            raise SchemaError(
+                f"unsupported schema_version {version!r} (supported: {', '.join(SUPPORTED_VERSIONS)})"
+            )
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -323,12 +323,6 @@ def test_edge_texts_never_crash(deidentifier, text):
         assert not _word_re("Jensen").search(out.segments[0].text), "known name left"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an interview id equal to an output name ('transcript') makes the export overwrite the deidentify "
-    "stage's shareable transcript.txt/.json: every re-run redoes deidentify and export (runner.assign_ids "
-    "does not reserve output names)",
-)
 def test_an_interview_named_like_an_output_file_settles_after_one_run(tmp_path):
     src = tmp_path / "transcript.txt"
     src.write_text("Interviewer: Hello Anna Jensen.\nParticipant: Hi, I live in Bristol.\n", encoding="utf-8")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-
 from conftest import eval_path, ffmpeg
+
 from pipeline.config import IngestConfig
 from pipeline.stages import ingest
 

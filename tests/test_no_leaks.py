@@ -157,15 +157,19 @@ def test_the_key_never_reaches_shareable(full_run):
         assert passphrase not in log.read_text(encoding="utf-8", errors="replace"), log.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="interview ids are made from file names (runner.assign_ids), and shareable/ folders, file names "
-    "and project entries carry them: a recording named after a participant names them in shareable/",
+@pytest.mark.parametrize(
+    ("file_name", "config"),
+    [
+        ("Anna Jensen 2024-03-14.mp3", "deidentify:\n  known_names: [Anna Jensen]\n"),
+        ("jensen_followup.mp3", "deidentify:\n  known_names: [Anna Jensen]\n"),
+        ("anna_jensen_2024-03-14.mp3", "{}\n"),  # no list: the detectors find the name
+    ],
+    ids=["known-name", "known-surname-only", "detected"],
 )
-def test_a_recording_named_after_the_participant_does_not_name_them_in_shareable(tmp_path):
-    src = clip(sample("interview_01.mp3"), tmp_path / "Anna Jensen 2024-03-14.mp3", 10.4, 21.0)
+def test_a_recording_named_after_the_participant_does_not_name_them_in_shareable(tmp_path, file_name, config):
+    src = clip(sample("interview_01.mp3"), tmp_path / file_name, 10.4, 21.0)
     cfg = tmp_path / "names.yaml"
-    cfg.write_text("deidentify:\n  known_names: [Anna Jensen]\n", encoding="utf-8")
+    cfg.write_text(config, encoding="utf-8")
     out = tmp_path / "OUT"
     _ok(
         cli(
@@ -179,7 +183,14 @@ def test_a_recording_named_after_the_participant_does_not_name_them_in_shareable
         scanner.scan_unit("path", str(p.relative_to(out)).replace("-", " "))
         if p.is_file():
             scanner.scan_file(p, str(p.relative_to(out)))
+    for log in sorted((out / "logs").glob("*")):
+        scanner.scan_file(log, f"logs/{log.name}")
     assert not scanner.hits, sorted({(h.where, h.term) for h in scanner.hits})[:10]
+    assert [p.name for p in (out / "shareable").iterdir() if p.is_dir()] == ["interview-001"]
+    # the researcher can still tell which recording it is
+    status = cli(["status", str(out)], env=clean_env(tmp_path / "home"))
+    row = next(ln for ln in status.stdout.splitlines() if ln.startswith("interview-001"))
+    assert row.endswith(file_name), status.stdout
 
 
 def test_the_scan_finds_what_it_looks_for(tmp_path):

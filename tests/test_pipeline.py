@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import REPO, eval_path
+
 from pipeline.cli import main
 from pipeline.store import TMP_MARK
 
@@ -34,7 +34,7 @@ def _tmp_files(out: Path) -> list[Path]:
 def batch(tmp_path):
     d = tmp_path / "in put"
     d.mkdir()
-    shutil.copy(eval_path("asr", "jfk.flac"), d / "Søren interview 1.flac")
+    shutil.copy(eval_path("asr", "jfk.flac"), d / "Ærø interview 1.flac")
     sf.write(d / "silence.wav", np.zeros(16000 * 3, dtype="float32"), 16000)
     (d / "empty.mp3").write_bytes(b"")
     (d / "notes.mp3").write_text("not audio\n" * 50)
@@ -51,7 +51,7 @@ def test_batch_with_bad_files_names_each_and_finishes_the_good_ones(batch, tmp_p
     printed = capsys.readouterr().out
     assert code == 1
     m = _manifest(out)["interviews"]
-    good = m["soren-interview-1"]["stages"]
+    good = m["aero-interview-1"]["stages"]
     assert all(good[s]["status"] == "done" for s in ("ingest", "transcribe", "speakers", "deidentify"))
     assert m["silence"]["stages"]["deidentify"]["status"] == "done"
     silence = json.loads((out / "restricted" / "silence" / "transcript.json").read_text())
@@ -66,7 +66,7 @@ def test_batch_with_bad_files_names_each_and_finishes_the_good_ones(batch, tmp_p
         line = next((ln for ln in printed.splitlines() if name in ln), "")
         assert reason in line and "failed" in line, (name, printed)
     # the good interview is shareable; the transcript schema is the public contract
-    t = json.loads((out / "shareable" / "soren-interview-1" / "transcript.json").read_text())
+    t = json.loads((out / "shareable" / "aero-interview-1" / "transcript.json").read_text())
     assert {"schema_version", "interview_id", "language", "speakers", "segments"} <= set(t)
     seg = t["segments"][0]
     assert {"id", "start", "end", "speaker", "text", "words"} <= set(seg)
@@ -78,7 +78,7 @@ def test_batch_with_bad_files_names_each_and_finishes_the_good_ones(batch, tmp_p
     code = main(["run", str(batch), "--out", str(out), *TINY])
     assert code == 1
     after = _manifest(out)["interviews"]
-    for iid in ("soren-interview-1", "silence"):
+    for iid in ("aero-interview-1", "silence"):
         for stage in ("ingest", "transcribe", "speakers", "deidentify"):
             assert after[iid]["stages"][stage]["finished_at"] == before[iid][stage]["finished_at"]
 

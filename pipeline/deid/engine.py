@@ -229,6 +229,13 @@ class Deidentifier:
         )
         return shareable, redactions
 
+    def finds_person(self, text: str) -> bool:
+        """Whether the detectors find a person's name in a short text (e.g. a file name as words)."""
+        lang = _language_code(None, self.config.default_language)
+        allow = [a for a in self.config.allow_list if a.strip()]
+        dets = self._detect(self._analyzer(lang), 0, text, lang, [], allow)
+        return any(d.entity_type == "PERSON" for d in dets)
+
     # -- detection -----------------------------------------------------------------------------
     def _detect(self, analyzer, idx: int, text: str, lang: str, ad_hoc, allow: list[str]) -> list[Detection]:
         cfg = self.config
