@@ -521,11 +521,6 @@ def test_three_hours_of_silence_keep_the_ten_seconds_of_speech_at_the_right_time
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="transcribe.load_audio reads the whole 16 kHz file into memory (3 h = 690 MB float32) before "
-    "VAD; see docs/robustness.md and bench/bench_long_audio.py",
-)
 def test_transcribe_memory_does_not_grow_with_silence(sparse_runs):
     short, long = sparse_runs["sparse-10min"], sparse_runs["sparse-3h"]
     grow_mb = (long["peak_kb"] - short["peak_kb"]) / 1024

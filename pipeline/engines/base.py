@@ -55,6 +55,7 @@ class ASREngine(ABC):
     """Load a model once, then transcribe many 16 kHz mono float32 arrays with it."""
 
     name: str = ""
+    model_info: dict[str, Any]  # name, source, sha256, engine version (set by the constructor)
 
     @abstractmethod
     def transcribe(

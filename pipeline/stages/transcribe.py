@@ -15,15 +15,25 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from threadpoolctl import threadpool_limits
 
+from pipeline.audio import (
+    CUT_SEARCH_SECONDS,
+    SAMPLE_RATE,
+    WINDOW_SECONDS,
+    open_audio,
+    peak,
+    plan_windows,
+    read_audio,
+    read_frames,
+)
 from pipeline.config import TranscribeConfig
-from pipeline.engines.base import ASREngine, DecodeOptions
+from pipeline.engines.base import ASREngine, DecodeOptions, EngineResult
 from pipeline.schema import AudioInfo, Segment, Transcript, Word
 
 logger = logging.getLogger(__name__)
@@ -31,6 +41,7 @@ logger = logging.getLogger(__name__)
 OUTPUT_NAME = "transcript.asr.json"
 SILENCE_PEAK = 1e-4  # below this peak amplitude (of 1.0) a file is treated as silence
 STAGE_VERSION = 1
+PROMPT_WORDS = 200  # with carry_text: words carried into the next window's prompt
 
 _ENGINES: dict[tuple, ASREngine] = {}
 
@@ -72,19 +83,126 @@ def decode_options(config: TranscribeConfig) -> DecodeOptions:
         language=config.language,
         beam_size=config.beam_size,
         word_timestamps=True,
-        initial_prompt=v.prompt if v.enabled and v.prompt and config.model not in v.no_prompt_models else None,
+        initial_prompt=v.prompt
+        if v.enabled and v.prompt and config.model not in v.no_prompt_models
+        else None,
         condition_on_previous_text=config.condition_on_previous_text,
         vad_filter=config.vad_filter,
     )
 
 
 def load_audio(path: Path) -> np.ndarray:
-    audio, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    if sr != 16000:
-        raise ValueError(f"{path}: expected 16 kHz audio, found {sr} Hz")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    return np.ascontiguousarray(audio)
+    """The whole normalised file as mono float32 (memory grows with length; :func:`run` reads windows)."""
+    return read_audio(path)
+
+
+@dataclass
+class WindowedResult:
+    """An engine's result over a whole file decoded window by window, and the windows (seconds)."""
+
+    result: EngineResult
+    windows: list[tuple[float, float]]
+    skipped: int = 0  # windows of digital silence, not decoded
+
+
+class _Progress:
+    """Forward only increasing positions (seconds of the whole file) to the caller's callback."""
+
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self.callback, self.done = callback, 0.0
+
+    def __call__(self, seconds: float) -> None:
+        if self.callback is not None and seconds > self.done:
+            self.done = seconds
+            self.callback(seconds)
+
+
+def transcribe_windows(
+    engine: ASREngine,
+    path: Path,
+    options: DecodeOptions,
+    progress: Callable[[float], None] | None = None,
+    *,
+    window_seconds: float = WINDOW_SECONDS,
+    search_seconds: float = CUT_SEARCH_SECONDS,
+    carry_text: bool = False,
+) -> WindowedResult:
+    """Decode a 16 kHz file with ``engine``, holding one window (at most ``window_seconds``) at a time.
+
+    A file no longer than one window is decoded in one call, exactly as before windows existed.
+    A longer one is cut at quiet points (:func:`pipeline.audio.plan_windows`) and each window is
+    decoded as a file of its own with the same options (``initial_prompt`` included); its times
+    are shifted by the window's start and kept within the window, segment ids renumbered. With
+    ``language=None`` the language is detected on the first window that yields speech and reused
+    for the rest. Windows of digital silence (peak
+    below ``SILENCE_PEAK``) are not decoded. ``progress`` gets increasing seconds of the file.
+
+    ``carry_text=True`` mimics a single pass across the cuts instead: with
+    ``condition_on_previous_text`` the next window's prompt is the end of the text so far (the
+    engines keep its last 223 tokens), without it only the first decoded window gets
+    ``initial_prompt``. It is off by default: as a plain-text prompt (no timestamp tokens) the
+    carried text made tiny.en write 20-30 s segments and decode 1.4-1.8x slower, for no better WER
+    (docs/long_audio.md).
+    """
+    windows = plan_windows(path, window_seconds=window_seconds, search_seconds=search_seconds)
+    spans = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in windows]
+    with open_audio(path) as f:
+        if len(windows) == 1:
+            return WindowedResult(engine.transcribe(read_frames(f, 0, f.frames), options, progress), spans)
+        report = _Progress(progress)
+        segments: list[Segment] = []
+        language, probability = options.language, None
+        decoded: EngineResult | None = None
+        carried, skipped = options.initial_prompt or "", 0
+        for (a, b), (start, end) in zip(windows, spans, strict=True):
+            audio = read_frames(f, a, b - a)
+            if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
+                skipped += 1
+                report(end)
+                continue
+            prompt = options.initial_prompt
+            if carry_text and decoded is not None:
+                prompt = (carried or None) if options.condition_on_previous_text else None
+            opts = replace(options, language=language, initial_prompt=prompt)
+            length = end - start
+
+            def shifted(t: float, start: float = start, length: float = length) -> None:
+                report(start + min(max(t, 0.0), length))
+
+            res = engine.transcribe(audio, opts, shifted)
+            del audio
+            decoded = decoded or res
+            if language is None and res.segments:
+                language, probability = res.language, res.language_probability
+            segments.extend(_shift(seg, len(segments) + i, start, end) for i, seg in enumerate(res.segments))
+            if carry_text:
+                carried = _tail_words(" ".join([carried, *(s.text for s in res.segments)]), PROMPT_WORDS)
+            logger.debug("window %.1f-%.1f s: %d segments", start, end, len(res.segments))
+        report(spans[-1][1])
+    if decoded is None:
+        result = EngineResult([], options.language, None, dict(engine.model_info))
+    else:
+        result = EngineResult(
+            segments,
+            language if language is not None else decoded.language,
+            probability if probability is not None else decoded.language_probability,
+            decoded.model,
+        )
+    return WindowedResult(result, spans, skipped)
+
+
+def _shift(seg: Segment, idx: int, start: float, end: float) -> Segment:
+    """A window's segment on the file's timeline: times shifted by ``start`` and kept within the window."""
+
+    def t(x: float) -> float:
+        return min(max(start + x, start), end)
+
+    words = [Word(start=t(w.start), end=t(w.end), text=w.text, probability=w.probability) for w in seg.words]
+    return Segment(id=idx, start=t(seg.start), end=t(seg.end), text=seg.text, words=words)
+
+
+def _tail_words(text: str, n: int) -> str:
+    return " ".join(text.split()[-n:]) if n > 0 else ""
 
 
 def apply_verbatim(segments: list[Segment], config: TranscribeConfig) -> list[Segment]:
@@ -123,9 +241,11 @@ def run(
     workers: int = 1,
     progress: Callable[[float], None] | None = None,
 ) -> Transcript:
-    """Transcribe the interview's normalised audio; the caller writes the artefact."""
-    audio = load_audio(interview_dir / audio_info.normalized_path)
-    duration = len(audio) / 16000
+    """Transcribe the interview's normalised audio, one window at a time; the caller writes the artefact."""
+    path = interview_dir / audio_info.normalized_path
+    with open_audio(path) as f:
+        frames = f.frames
+    duration = frames / SAMPLE_RATE
     options = decode_options(config)
     provenance: dict[str, Any] = {
         "transcribe": {
@@ -135,7 +255,7 @@ def run(
         }
     }
     started = time.monotonic()
-    if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
+    if frames == 0 or peak(path, stop_at=SILENCE_PEAK) < SILENCE_PEAK:
         logger.info("%s: silence (%.1f s), empty transcript", audio_info.interview_id, duration)
         provenance["transcribe"]["silence"] = True
         return Transcript(
@@ -150,7 +270,16 @@ def run(
     # depend on its thread count, which changed words between executors (Dask sets 1, a plain
     # process uses every core). Fixed at 1, the text does not depend on workers or threads.
     with threadpool_limits(limits=1, user_api="blas"):
-        result = engine.transcribe(audio, options, progress)
+        windowed = transcribe_windows(engine, path, options, progress)
+    result = windowed.result
+    if len(windowed.windows) > 1:  # how a long file was cut; a short file's artefact is unchanged
+        provenance["transcribe"]["windows"] = [[round(a, 3), round(b, 3)] for a, b in windowed.windows]
+        logger.info(
+            "%s: %d windows (%d silent, skipped)",
+            audio_info.interview_id,
+            len(windowed.windows),
+            windowed.skipped,
+        )
     segments = apply_verbatim(result.segments, config)
     elapsed = time.monotonic() - started
     provenance["transcribe"].update(
