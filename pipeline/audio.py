@@ -100,10 +100,10 @@ def plan_windows(
 ) -> list[tuple[int, int]]:
     """``(start, end)`` sample ranges that cover the file, each at most ``window_seconds`` long.
 
-    A file no longer than ``window_seconds`` is one window. A longer one is split into the fewest
-    windows that fit, of about equal length; each cut lies at the quietest
-    ``QUIET_FRAME_SECONDS`` of the ``search_seconds`` before the nominal end, read from the file
-    (only those stretches are read).
+    A file no longer than ``window_seconds`` is one window. A longer one is split into windows of
+    about equal length (as few as fit, one more at worst); each cut lies at the quietest
+    ``QUIET_FRAME_SECONDS`` of ``search_seconds`` ending at the nominal end. Only those stretches
+    are read from the file.
     """
     if not 0 < search_seconds < window_seconds:
         raise ValueError(
@@ -118,7 +118,10 @@ def plan_windows(
         total, start = f.frames, 0
         while total - start > limit:
             left = total - start
-            target = start + math.ceil(left / math.ceil(left / limit))  # equal shares of what is left
+            # An equal share of what is left, plus the search stretch (within the limit), so a
+            # cut before the nominal end does not leave more than the remaining windows can hold.
+            share = math.ceil(left / math.ceil(left / limit))
+            target = start + min(limit, share + search)
             lo = max(start + 1, target - search)
             cut = lo + quietest_point(read_frames(f, lo, target - lo), frame, hop)
             windows.append((start, cut))

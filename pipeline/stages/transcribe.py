@@ -174,7 +174,8 @@ def transcribe_windows(
             decoded = decoded or res
             if language is None and res.segments:
                 language, probability = res.language, res.language_probability
-            segments.extend(_shift(seg, len(segments) + i, start, end) for i, seg in enumerate(res.segments))
+            first_id = len(segments)
+            segments += [_shift(seg, first_id + i, start, end) for i, seg in enumerate(res.segments)]
             if carry_text:
                 carried = _tail_words(" ".join([carried, *(s.text for s in res.segments)]), PROMPT_WORDS)
             logger.debug("window %.1f-%.1f s: %d segments", start, end, len(res.segments))
