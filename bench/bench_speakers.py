@@ -9,8 +9,13 @@
    speaker count estimated and (for reference) given; speaker count estimated vs true.
    stereo_diarization.wav goes through the stage's ``auto`` choice, the others through the default
    embedding back-end. The two sample interviews (reference turns) are scored the same way.
-2. Floor: the DER of perfect speaker labels on the VAD's speech regions (one speaker per frame),
-   i.e. what VAD misses, false alarms and overlapped speech alone cost.
+   DER components (missed speech, false alarm, confusion) per file; the same with the opt-in overlap
+   detection (``embedding.overlap_detection``) and its precision / recall against the RTTM overlap.
+2. Floors: the DER of perfect speaker labels on the VAD's speech regions (one speaker per frame),
+   i.e. what VAD misses, false alarms and overlapped speech alone cost ("VAD floor"); the same on
+   the reference's own speech ("overlap floor": overlapped speech alone); and per file the number of
+   reference speakers with >= 1 s of speech alone inside the VAD regions ("countable": the most a
+   one-speaker-per-window clustering can count).
 3. Sample interviews (audio_samples/*.reference.json): ingest + transcribe + speakers stage; each
    word's speaker is compared with the reference turn at the word's midpoint after mapping each
    found speaker to the reference speaker it shares most words with; interviewer role right or not;
@@ -84,6 +89,51 @@ def der(ref: Annotation, hyp: Annotation, duration: float, collar: float) -> flo
     return float(metric(ref, hyp, uem=Timeline([PSegment(0, duration)])))
 
 
+def der_parts(ref: Annotation, hyp: Annotation, duration: float, collar: float = 0.25) -> dict[str, float]:
+    """DER and its components (missed speech, false alarm, confusion), each as a share of the scored speech."""
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
+    c = metric(ref, hyp, uem=Timeline([PSegment(0, duration)]), detailed=True)
+    total = c["total"] or 1.0
+    return {
+        "der": round(float(c["diarization error rate"]), 4),
+        "missed": round(c["missed detection"] / total, 4),
+        "false_alarm": round(c["false alarm"] / total, 4),
+        "confusion": round(c["confusion"] / total, 4),
+    }
+
+
+def overlap_match(ref: Annotation, found: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(reference overlap s, found overlap s, found overlap that is reference overlap s)."""
+    ref_ov = ref.get_overlap()
+    found_tl = Timeline([PSegment(s, e) for s, e in found]).support()
+    hit = 0.0
+    if len(found_tl) and len(ref_ov):
+        hit = sum(seg.duration for seg in ref_ov.crop(found_tl, mode="intersection"))
+    return ref_ov.duration(), found_tl.duration(), hit
+
+
+def countable_speakers(ref: Annotation, regions, min_solo: float = 1.0) -> int:
+    """Reference speakers with >= ``min_solo`` s of speech alone (not overlapped) inside the VAD regions
+    (at least one where the VAD found speech): the most a one-speaker-per-window clustering can count."""
+    vad = Timeline([PSegment(s, e) for s, e in regions]).support()
+    overlap = ref.get_overlap()
+    n = 0
+    for label in ref.labels():
+        solo = ref.label_timeline(label).support()
+        if len(overlap):
+            solo = solo.extrude(overlap)
+        inside = solo.crop(vad, mode="intersection") if len(vad) and len(solo) else Timeline()
+        n += inside.duration() >= min_solo
+    return max(n, 1) if len(vad) else n  # one voice needs no separating
+
+
+def one_label_floor(ref: Annotation, duration: float) -> float:
+    """DER of a perfect one-speaker-per-frame system (the reference's own speech, its longest label per frame):
+    what overlapped speech alone costs."""
+    regions = [(seg.start, seg.end) for seg in ref.get_timeline().support()]
+    return floor_der(ref, regions, duration)
+
+
 def floor_der(ref: Annotation, regions, duration: float) -> float:
     """DER of the reference's own labels restricted to the VAD regions, one label per 10 ms frame."""
     hop = 0.01
@@ -113,6 +163,11 @@ def der_files() -> list[tuple[str, Path, Annotation]]:
 
 def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotation]]) -> list[dict]:
     backend = EmbeddingBackend(config)
+    overlap_backend = EmbeddingBackend(
+        config.model_copy(
+            update={"embedding": config.embedding.model_copy(update={"overlap_detection": True})}
+        )
+    )
     rows = []
     for name, wav, ref in der_files() + interviews:
         x = load_wav(wav, mono=True)
@@ -124,19 +179,38 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
             t0, c0 = time.monotonic(), time.process_time()
             d = backend.diarize_array(x, config.for_interview(name))
             secs, cpu = min(secs, time.monotonic() - t0), min(cpu, time.process_time() - c0)
-        given = backend.diarize_array(x, SpeakersConfig(num_speakers=true_k).for_interview(name))
-        hyp = to_annotation(d.turns)
+        given = backend.diarize_array(
+            x, config.model_copy(update={"num_speakers": true_k}).for_interview(name)
+        )
+        ov = overlap_backend.diarize_array(x, config.for_interview(name))
+        hyp = to_annotation(d.all_turns)
         regions = speech_regions(speech_probabilities(x), config.embedding, duration)
+        parts = der_parts(ref, hyp, duration)
+        ref_ov, found_ov, hit_ov = overlap_match(ref, ov.overlaps)
         rows.append(
             {
                 "file": name,
                 "duration": round(duration, 2),
                 "true_speakers": true_k,
                 "found_speakers": d.stats["num_speakers"],
-                "der_collar025": round(der(ref, hyp, duration, 0.25), 4),
+                "countable_speakers": countable_speakers(ref, regions),
+                "der_collar025": parts["der"],
+                "missed": parts["missed"],
+                "false_alarm": parts["false_alarm"],
+                "confusion": parts["confusion"],
                 "der_collar0": round(der(ref, hyp, duration, 0.0), 4),
-                "der_collar025_count_given": round(der(ref, to_annotation(given.turns), duration, 0.25), 4),
+                "der_collar025_count_given": round(
+                    der(ref, to_annotation(given.all_turns), duration, 0.25), 4
+                ),
                 "floor_der_collar025": round(floor_der(ref, regions, duration), 4),
+                "overlap_floor_der_collar025": round(one_label_floor(ref, duration), 4),
+                "reference_overlap_s": round(ref_ov, 2),
+                "reference_speech_s": round(ref.get_timeline().support().duration(), 2),
+                "overlap_detection": {
+                    "der_collar025": round(der(ref, to_annotation(ov.all_turns), duration, 0.25), 4),
+                    "found_s": round(found_ov, 2),
+                    "found_in_reference_overlap_s": round(hit_ov, 2),
+                },
                 "method": d.stats.get("method"),
                 "silhouette": d.stats.get("silhouette"),
                 "rtf": round(secs / duration, 4),
@@ -312,14 +386,31 @@ def main() -> int:
         stereo = bench_stereo(config, work)
         words, enrolment = ([], {}) if args.skip_words else bench_interviews(config, args.model, work)
     target = [r for r in rows if r["file"] == "sample" or r["file"].startswith(("dev", "trn"))]
+    ov_found = sum(r["overlap_detection"]["found_s"] for r in target)
+    ov_hit = sum(r["overlap_detection"]["found_in_reference_overlap_s"] for r in target)
+    ov_ref = sum(r["reference_overlap_s"] for r in target)
     summary = {
         "mean_der_collar025_sample_ami": round(statistics.mean(r["der_collar025"] for r in target), 4),
+        "mean_missed": round(statistics.mean(r["missed"] for r in target), 4),
+        "mean_false_alarm": round(statistics.mean(r["false_alarm"] for r in target), 4),
+        "mean_confusion": round(statistics.mean(r["confusion"] for r in target), 4),
         "mean_der_collar0_sample_ami": round(statistics.mean(r["der_collar0"] for r in target), 4),
         "mean_der_collar025_count_given": round(
             statistics.mean(r["der_collar025_count_given"] for r in target), 4
         ),
         "mean_floor_der_collar025": round(statistics.mean(r["floor_der_collar025"] for r in target), 4),
+        "mean_overlap_floor_der_collar025": round(
+            statistics.mean(r["overlap_floor_der_collar025"] for r in target), 4
+        ),
+        "reference_overlap_share": round(ov_ref / sum(r["reference_speech_s"] for r in target), 4),
         "count_right": f"{sum(r['found_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
+        "count_attainable": f"{sum(r['countable_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
+        "overlap_detection_mean_der_collar025": round(
+            statistics.mean(r["overlap_detection"]["der_collar025"] for r in target), 4
+        ),
+        "overlap_detection_precision": round(ov_hit / ov_found, 3) if ov_found else None,
+        "overlap_detection_recall": round(ov_hit / ov_ref, 3) if ov_ref else None,
+        "overlap_detection_found_s": round(ov_found, 1),
         "diarization_rtf_median": round(statistics.median(r["rtf"] for r in rows), 4),
         "diarization_cpu_rtf_median": round(statistics.median(r["cpu_rtf"] for r in rows), 4),
         "stage_rtf_max": max((w["stage_rtf"] for w in words), default=None),
@@ -342,13 +433,16 @@ def main() -> int:
 
 def print_tables(result: dict) -> None:
     print(
-        "\n| file | true | found | DER c0.25 | DER c0 | DER c0.25 (count given) | floor c0.25 | RTF | CPU RTF |"
+        "\n| file | speakers true / found / countable | DER c0.25 | missed | false alarm | confusion | DER c0 "
+        "| DER c0.25 count given | VAD floor | overlap floor | DER c0.25 overlap on | RTF | CPU RTF |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in result["der"]:
         print(
-            f"| {r['file']} | {r['true_speakers']} | {r['found_speakers']} | {r['der_collar025']:.3f} | {r['der_collar0']:.3f} | "
-            f"{r['der_collar025_count_given']:.3f} | {r['floor_der_collar025']:.3f} | {r['rtf']:.3f} | {r['cpu_rtf']:.3f} |"
+            f"| {r['file']} | {r['true_speakers']} / {r['found_speakers']} / {r['countable_speakers']} | {r['der_collar025']:.3f} | "
+            f"{r['missed']:.3f} | {r['false_alarm']:.3f} | {r['confusion']:.3f} | {r['der_collar0']:.3f} | "
+            f"{r['der_collar025_count_given']:.3f} | {r['floor_der_collar025']:.3f} | {r['overlap_floor_der_collar025']:.3f} | "
+            f"{r['overlap_detection']['der_collar025']:.3f} | {r['rtf']:.3f} | {r['cpu_rtf']:.3f} |"
         )
     s = result["stereo"]
     print(

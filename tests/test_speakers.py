@@ -29,6 +29,7 @@ from pyannote.core import Segment as PSegment  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 SAMPLE_DER_BOUND = 0.12  # measured 0.081 (collar 0.25 s)
+MEAN_DER_BOUND = 0.30  # sample.wav + the 12 AMI excerpts: measured 0.276 (issue 4's target 0.25 is not met)
 
 
 def rttm(path: Path) -> Annotation:
@@ -53,6 +54,41 @@ def test_sample_wav_gets_two_speakers_with_low_der():
     assert len(d.speakers) == 2
     assert der(rttm(wav.with_suffix(".rttm")), d.turns, 30.0) <= SAMPLE_DER_BOUND
     assert d.stats["windows"] > 0 and d.stats["speech_seconds"] > 20
+
+
+def test_mean_der_over_sample_and_ami_excerpts_stays_at_the_measured_level():
+    files = [eval_path("speakers", "sample.wav"), *sorted(eval_path("speakers", "ami30s").glob("*.wav"))]
+    assert len(files) == 13
+    config = SpeakersConfig()
+    backend = EmbeddingBackend(config)
+    ders = []
+    for wav in files:
+        x = load_wav(wav, mono=True)
+        d = backend.diarize_array(x, config.for_interview(wav.stem))
+        assert d.secondary == [] and d.overlaps == []  # overlap detection is opt-in
+        ders.append(der(rttm(wav.with_suffix(".rttm")), d.turns, len(x) / 16000))
+    assert float(np.mean(ders)) <= MEAN_DER_BOUND
+
+
+def test_opt_in_overlap_detection_marks_second_voices_where_two_people_talk():
+    config = SpeakersConfig(embedding={"overlap_detection": True})
+    backend = EmbeddingBackend(config)
+    wav = eval_path("speakers", "ami30s", "trn09.wav")  # 13.2 s of 30 s overlapped (RTTM)
+    d = backend.diarize_array(load_wav(wav, mono=True), config.for_interview("trn09"))
+    found = Timeline([PSegment(s, e) for s, e in d.overlaps]).support()
+    assert found.duration() >= 0.5  # measured 1.5 s, all inside the reference overlap
+    inside = sum(
+        seg.duration for seg in rttm(wav.with_suffix(".rttm")).get_overlap().crop(found, "intersection")
+    )
+    assert inside >= 0.5 * found.duration()
+    for t in d.secondary:  # a second voice is never the main speaker of the same time
+        assert all(m.speaker != t.speaker for m in d.turns if m.start < t.end and t.start < m.end)
+    assert der(rttm(wav.with_suffix(".rttm")), d.all_turns, 30.0) < der(
+        rttm(wav.with_suffix(".rttm")), d.turns, 30.0
+    )
+    clean = eval_path("speakers", "three_speakers.wav")  # read sentences, no overlap
+    d3 = backend.diarize_array(load_wav(clean, mono=True), config.for_interview("three"))
+    assert d3.overlaps == [] and len(d3.speakers) == 3
 
 
 def test_given_speaker_count_is_respected():

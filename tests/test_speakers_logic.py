@@ -11,7 +11,8 @@ from pipeline.speakers.assign import assign, split_segment
 from pipeline.speakers.base import Diarization, Turn
 from pipeline.speakers.channel import channels_are_separate, overlaps_of
 from pipeline.speakers.clustering import absorb_small, coverage, merge_similar, relabel
-from pipeline.speakers.config import LabelsConfig, SpeakersConfig
+from pipeline.speakers.config import EmbeddingConfig, LabelsConfig, SpeakersConfig
+from pipeline.speakers.embedding import label_frames, second_voices, windows
 from pipeline.speakers.roles import build_speakers, infer_interviewer, speaker_ids, speaker_stats
 
 
@@ -102,6 +103,48 @@ def test_frame_scores_decide_words_when_present():
     )
     out = assign([seg(0, [w(0.1, 0.5, "left"), w(1.2, 1.8, "right")])], diar)
     assert [x.speaker for s in out for x in s.words] == ["ch1", "ch2"]
+
+
+def test_second_voices_flag_overlap_but_never_choose_a_words_speaker():
+    diar = Diarization(
+        [Turn(0, 2, "x"), Turn(2, 4, "y")],
+        "embedding",
+        overlaps=[(1.0, 2.0)],
+        secondary=[Turn(1.0, 2.0, "y")],
+    )
+    out = assign([seg(0, [w(1.1, 1.9, "both")]), seg(1, [w(2.5, 3.0, "after")])], diar)
+    assert [s.speaker for s in out] == ["x", "y"]
+    assert [s.overlap for s in out] == [True, False]
+    assert diar.speakers == ["x", "y"] and [t.start for t in diar.all_turns] == [0, 1.0, 2]
+
+
+def _two_voices(mixed_middle: bool) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Speech 0-8 s: voice A until 3 s, B from 5 s; in between both (mixed windows) or a clean change at 4 s."""
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    regions = [(0.0, 8.0)]
+    spans = windows(regions, 8.0, 1.0, 0.25)
+    emb, labels = [], []
+    for i, (s, e) in enumerate(spans):
+        mid = (s + e) / 2
+        if mixed_middle and 3.0 <= mid <= 5.0:
+            emb.append((a + b) / np.sqrt(2) + (0.05 if i % 2 else -0.05) * np.array([0, 0, 1.0]))
+            labels.append(i % 2)
+        else:
+            emb.append(a if mid < 4.0 else b)
+            labels.append(0 if mid < 4.0 else 1)
+    emb = np.array(emb) / np.linalg.norm(np.array(emb), axis=1, keepdims=True)
+    return regions, spans, np.array(labels), emb
+
+
+@pytest.mark.parametrize("mixed_middle, expect_overlap", [(True, True), (False, False)])
+def test_second_voice_only_where_windows_sit_between_two_clusters(mixed_middle, expect_overlap):
+    regions, spans, labels, emb = _two_voices(mixed_middle)
+    extra = second_voices(regions, spans, labels, emb, 8.0, EmbeddingConfig())
+    assert bool(extra) == expect_overlap
+    main = label_frames(regions, spans, labels, 8.0)
+    for t in extra:  # inside the mixed stretch, never the main speaker of the same frames
+        assert 2.5 <= t.start < t.end <= 5.5 and t.end - t.start >= 0.5
+        assert all(m.speaker != t.speaker for m in main if m.start < t.end and t.start < m.end)
 
 
 def test_no_turns_leaves_words_without_speaker():

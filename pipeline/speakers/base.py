@@ -37,12 +37,20 @@ class Diarization:
     turns: list[Turn]
     backend: str
     overlaps: list[tuple[float, float]] = field(default_factory=list)  # spans where >= 2 voices were found
+    # Second voices found inside another speaker's turn (embedding back-end's opt-in overlap
+    # detection): scored as speech of that speaker, never used to choose a word's speaker.
+    secondary: list[Turn] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # counts, durations, options: goes into provenance
     # Optional per-frame evidence (frames x speakers, higher = more likely that speaker), used to give
     # each word the speaker with the most evidence over its span (the channel back-end: energy).
     frame_scores: np.ndarray | None = None
     frame_hop: float = 0.0
     score_labels: list[str] = field(default_factory=list)
+
+    @property
+    def all_turns(self) -> list[Turn]:
+        """Main turns plus second voices (what a diarization metric should score)."""
+        return sorted(self.turns + self.secondary, key=lambda t: (t.start, t.end))
 
     @property
     def speakers(self) -> list[str]:

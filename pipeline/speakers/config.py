@@ -78,7 +78,7 @@ class EmbeddingConfig(_Strict):
     """Silero VAD -> Resemblyzer embeddings on sliding windows -> clustering -> turns."""
 
     vad_threshold: float = Field(
-        0.2, gt=0, lt=1, description="Silero speech probability above which a 32 ms frame is speech."
+        0.15, gt=0, lt=1, description="Silero speech probability above which a 32 ms frame is speech."
     )
     vad_min_silence: float = Field(
         0.7, ge=0, description="Join speech regions separated by less than this (s)."
@@ -107,6 +107,24 @@ class EmbeddingConfig(_Strict):
         le=1,
         description="Clusters whose centroids are at least this cosine-similar are one speaker.",
     )
+    overlap_detection: bool = Field(
+        False,
+        description="Opt-in: give a second speaker to speech whose windows sit between two clusters "
+        "(measured precision ~0.4 on AMI; docs/speakers.md).",
+    )
+    overlap_margin: float = Field(
+        0.1,
+        gt=0,
+        le=2,
+        description="Second voice where the two best clusters' mean cosine similarities differ by less than this...",
+    )
+    overlap_min_share: float = Field(
+        0.2,
+        ge=0,
+        le=0.5,
+        description="...and at least this share of the covering windows carry the second cluster's label...",
+    )
+    overlap_min_seconds: float = Field(0.5, ge=0, description="...for at least this long (s).")
     torch_threads: int = Field(
         1,
         ge=0,

@@ -8,8 +8,8 @@
    one window on it, at least 0.5 s); one d-vector per window.
 4. Windows are clustered (``pipeline.speakers.clustering``), then each 10 ms frame of speech takes
    the label most of its covering windows have: turns are runs of one label.
-
-Overlapped speech is not detected by this back-end (each frame gets one speaker).
+5. Opt-in (``overlap_detection``): a second speaker where a frame's windows sit between two
+   clusters (``second_voices``); off by default because its measured precision is below 0.5.
 """
 
 from __future__ import annotations
@@ -97,13 +97,35 @@ def embed_windows(mel: np.ndarray, spans: list[Span], threads: int = 1) -> np.nd
     return models.embed_spans(mel, frames, threads=threads)
 
 
-def label_frames(regions: list[Span], spans: list[Span], labels: np.ndarray, duration: float) -> list[Turn]:
-    """Each speech frame takes the majority label of the windows covering it; turns are runs of one label."""
+def _frame_votes(spans: list[Span], labels: np.ndarray, duration: float) -> np.ndarray:
+    """(frames, clusters): how many windows of each cluster cover each 10 ms frame."""
     nf = int(np.ceil(duration / FRAME)) + 1
     k = int(labels.max()) + 1 if len(labels) else 1
     votes = np.zeros((nf, k), dtype=np.float32)
     for (a, b), lab in zip(spans, labels):
         votes[int(a / FRAME) : int(np.ceil(b / FRAME)), lab] += 1
+    return votes
+
+
+def _runs(flag: np.ndarray, value: np.ndarray) -> list[tuple[int, int]]:
+    """[i, j) runs where ``flag`` holds and ``value`` stays the same."""
+    out, i, n = [], 0, len(flag)
+    while i < n:
+        if not flag[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and flag[j] and value[j] == value[i]:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def label_frames(regions: list[Span], spans: list[Span], labels: np.ndarray, duration: float) -> list[Turn]:
+    """Each speech frame takes the majority label of the windows covering it; turns are runs of one label."""
+    votes = _frame_votes(spans, labels, duration)
+    nf = len(votes)
     best = votes.argmax(axis=1)
     turns: list[Turn] = []
     for s, e in regions:
@@ -115,6 +137,57 @@ def label_frames(regions: list[Span], spans: list[Span], labels: np.ndarray, dur
             turns.append(Turn(round(i * FRAME, 3), round(min(j * FRAME, duration), 3), f"C{best[i]}"))
             i = j
     return [t for t in turns if t.end > t.start]
+
+
+def second_voices(
+    regions: list[Span],
+    spans: list[Span],
+    labels: np.ndarray,
+    emb: np.ndarray,
+    duration: float,
+    cfg: EmbeddingConfig,
+) -> list[Turn]:
+    """Opt-in overlap detection: turns of a second speaker inside another speaker's speech.
+
+    A speech frame gets the second speaker when (1) the mean cosine similarity of its covering
+    windows to the two nearest cluster centroids differs by less than ``overlap_margin`` and (2)
+    at least ``overlap_min_share`` of those windows carry the second cluster's label, for at least
+    ``overlap_min_seconds``. Measured on AMI excerpts: precision ~0.4 (docs/speakers.md), hence off
+    by default.
+    """
+    if len(labels) == 0 or labels.max() < 1:
+        return []
+    votes = _frame_votes(spans, labels, duration)
+    sims = np.zeros_like(votes)
+    for (a, b), row in zip(spans, emb @ centroids(emb, labels).T):
+        sims[int(a / FRAME) : int(np.ceil(b / FRAME))] += row
+    total = votes.sum(axis=1)
+    sims /= np.maximum(total, 1)[:, None]
+    top = np.sort(sims, axis=1)
+    margin = top[:, -1] - top[:, -2]
+    rest = votes.copy()
+    rest[np.arange(len(votes)), votes.argmax(axis=1)] = -1
+    other = rest.argmax(axis=1)
+    share = rest.max(axis=1) / np.maximum(total, 1)
+    speech = np.zeros(len(votes), dtype=bool)
+    for s, e in regions:
+        speech[int(round(s / FRAME)) : int(round(e / FRAME))] = True
+    flag = speech & (total > 0) & (margin < cfg.overlap_margin) & (share >= max(cfg.overlap_min_share, 1e-6))
+    return [
+        Turn(round(i * FRAME, 3), round(min(j * FRAME, duration), 3), f"C{other[i]}")
+        for i, j in _runs(flag, other)
+        if (j - i) * FRAME >= cfg.overlap_min_seconds
+    ]
+
+
+def _support(turns: list[Turn]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for t in sorted(turns, key=lambda t: t.start):
+        if out and t.start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], t.end)
+        else:
+            out.append([t.start, t.end])
+    return [(s, e) for s, e in out]
 
 
 def _cluster(
@@ -165,12 +238,15 @@ class EmbeddingBackend(SpeakerBackend):
         emb = embed_windows(mel, spans, cfg.torch_threads)
         labels, info = _cluster(emb, spans, settings, cfg)
         turns = label_frames(regions, spans, labels, duration)
+        extra = second_voices(regions, spans, labels, emb, duration, cfg) if cfg.overlap_detection else []
         stats.update(info)
         stats.update(
             windows=len(spans),
             num_speakers=len({t.speaker for t in turns}),
             seconds=round(time.monotonic() - started, 3),
         )
+        if cfg.overlap_detection:
+            stats["overlap_seconds"] = round(sum(t.duration for t in extra), 2)
         logger.info(
             "embedding diarization: %d regions, %d windows, %d speakers in %.2f s",
             len(regions),
@@ -178,7 +254,7 @@ class EmbeddingBackend(SpeakerBackend):
             stats["num_speakers"],
             stats["seconds"],
         )
-        return Diarization(turns, self.name, stats=stats)
+        return Diarization(turns, self.name, overlaps=_support(extra), secondary=extra, stats=stats)
 
 
 def voice_embedding(
