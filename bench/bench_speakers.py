@@ -248,8 +248,15 @@ def bench_stereo(config: SpeakersConfig, work: Path) -> dict:
         if found_overlap
         else 0.0
     )
+    mono = load_wav(audio.mono_path, mono=True)  # the same file through the embedding back-end, as mono
+    dm = EmbeddingBackend(config).diarize_array(mono, settings)
+    mono_row = {
+        "found_speakers": dm.stats["num_speakers"],
+        **der_parts(ref, to_annotation(dm.all_turns), info.duration),
+    }
     return {
         "file": "stereo_diarization",
+        "as_mono_embedding": mono_row,
         "auto_backend": name,
         "auto_measures": measures,
         "der_collar025": round(der(ref, hyp, info.duration, 0.25), 4),
@@ -447,7 +454,8 @@ def print_tables(result: dict) -> None:
     s = result["stereo"]
     print(
         f"\nstereo_diarization: auto -> {s['auto_backend']}, DER c0.25 {s['der_collar025']:.3f}, "
-        f"overlap found {s['overlap_found_s']} s of {s['overlap_reference_s']} s (recall {s['overlap_recall']}, precision {s['overlap_precision']})"
+        f"overlap found {s['overlap_found_s']} s of {s['overlap_reference_s']} s (recall {s['overlap_recall']}, precision {s['overlap_precision']}); "
+        f"as mono through the embedding back-end: {s['as_mono_embedding']}"
     )
     if result["interviews"]:
         print(

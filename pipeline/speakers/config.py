@@ -81,7 +81,7 @@ class EmbeddingConfig(_Strict):
         0.15, gt=0, lt=1, description="Silero speech probability above which a 32 ms frame is speech."
     )
     vad_min_silence: float = Field(
-        0.7, ge=0, description="Join speech regions separated by less than this (s)."
+        1.0, ge=0, description="Join speech regions separated by less than this (s)."
     )
     vad_min_speech: float = Field(0.2, ge=0, description="Drop speech regions shorter than this (s).")
     vad_pad: float = Field(0.2, ge=0, description="Widen speech regions by this on each side (s).")
