@@ -17,6 +17,24 @@ PASSPHRASE_ENV = "INTERVIEW_PIPELINE_PASSPHRASE"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class _LogFile(logging.FileHandler):
+    """The run's log file. A log that cannot be written (full disk) is said once, in one line, not
+    with logging's traceback for every record; the run goes on and reports its own errors."""
+
+    _warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self._warned:
+            self._warned = True
+            exc = sys.exc_info()[1]
+            reason = _os_reason(exc) if isinstance(exc, OSError) else type(exc).__name__
+            print(f"warning: cannot write the log file {self.baseFilename} ({reason})", file=sys.stderr)
+
+
+def _os_reason(e: OSError) -> str:
+    return (e.strerror or type(e).__name__).lower()
+
+
 def _setup_logging(out: Path | None, command: str, verbose: int) -> None:
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
@@ -30,7 +48,7 @@ def _setup_logging(out: Path | None, command: str, verbose: int) -> None:
         logs = out / "logs"
         logs.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = logs / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        fh = logging.FileHandler(path, encoding="utf-8")
+        fh = _LogFile(path, encoding="utf-8")
         os.chmod(path, 0o600)
         fh.setLevel(logging.INFO)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -325,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, (StoreError, ValueError, OSError)):
             print(f"error: {e}", file=sys.stderr)
             return EXIT_FAILED
-        logger.exception("unexpected error")
+        from pipeline.logs import log_failure
+
+        log_failure(logger, "unexpected error", exc=e)
         print(f"error: unexpected {type(e).__name__}; see the log under OUT/logs", file=sys.stderr)
         return EXIT_FAILED
 

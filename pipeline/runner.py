@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import PipelineConfig
+from pipeline.logs import log_failure
 from pipeline.schema import AudioInfo, SchemaError, Transcript
 from pipeline.stages import ingest, transcribe
 from pipeline.store import (
@@ -204,8 +205,35 @@ def _config_hash(config: PipelineConfig, section: str) -> str:
     return sha256_json(data)
 
 
-def _speakers_config_for(config: PipelineConfig):
-    return config.speakers
+class _Stages:
+    """Runs one interview's stages: skips a fresh one, records what a run wrote."""
+
+    def __init__(self, manifest: Manifest, outcome: Outcome):
+        self.manifest = manifest
+        self.outcome = outcome
+        self.current = "ingest"  # the stage a failure is reported against
+
+    def __call__(self, stage: str, input_hash: str, config_hash: str, run: Callable[[], list[Path]]) -> bool:
+        """Call ``run`` (which returns the paths it wrote) unless the stage is fresh; True when it ran."""
+        self.current = stage
+        iid = self.outcome.interview_id
+        if self.manifest.is_fresh(iid, stage, input_hash, config_hash):
+            self.outcome.stages_skipped.append(stage)
+            return False
+        t0 = time.monotonic()
+        outputs = run()
+        rec = StageRecord(
+            "done",
+            input_hash,
+            config_hash,
+            self.manifest.record_outputs(outputs),
+            round(time.monotonic() - t0, 2),
+            now(),
+        )
+        self.outcome.records[stage] = rec.__dict__
+        self.manifest.set_stage(iid, stage, rec)
+        self.outcome.stages_run.append(stage)
+        return True
 
 
 def run_audio_stages(
@@ -218,48 +246,34 @@ def run_audio_stages(
     progress_factory: Callable[[str, float], Any] | None = None,
 ) -> Outcome:
     """Ingest, transcribe and tag speakers for one interview, skipping stages that are fresh."""
+    from pipeline.stages import speakers
+
     layout = Layout(out)
     manifest = Manifest(layout)
-    manifest.interview(job.interview_id)["stages"] = dict(prior)
-    rdir = layout.restricted(job.interview_id)
-    outcome = Outcome(interview_id=job.interview_id, source=job.source)
-    stage = "ingest"
+    iid = job.interview_id
+    manifest.interview(iid)["stages"] = dict(prior)
+    rdir = layout.restricted(iid)
+    outcome = Outcome(interview_id=iid, source=job.source)
+    step = _Stages(manifest, outcome)
+    info: AudioInfo | None = None
+    asr: Transcript | None = None
     try:
-        # ingest
-        input_hash = sha256_file(job.source) if Path(job.source).is_file() else "missing"
-        chash = _config_hash(config, "ingest")
-        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
+
+        def run_ingest() -> list[Path]:
+            nonlocal info
+            info = ingest.run(job.source, iid, rdir, config.ingest)
+            return ingest.output_paths(rdir, info)
+
+        source_hash = sha256_file(job.source) if Path(job.source).is_file() else "missing"
+        if not step("ingest", source_hash, _config_hash(config, "ingest"), run_ingest):
             info = AudioInfo.from_dict(json.loads((rdir / ingest.INFO_NAME).read_text()))
-            outcome.stages_skipped.append(stage)
-        else:
-            t0 = time.monotonic()
-            info = ingest.run(job.source, job.interview_id, rdir, config.ingest)
-            rec = StageRecord(
-                "done",
-                input_hash,
-                chash,
-                manifest.record_outputs(ingest.output_paths(rdir, info)),
-                round(time.monotonic() - t0, 2),
-                now(),
-            )
-            outcome.records[stage] = rec.__dict__
-            manifest.set_stage(job.interview_id, stage, rec)
-            outcome.stages_run.append(stage)
         outcome.duration = info.duration
 
-        # transcribe
-        stage = "transcribe"
         asr_path = rdir / transcribe.OUTPUT_NAME
-        input_hash = manifest.stage(job.interview_id, "ingest").outputs[
-            f"restricted/{job.interview_id}/{info.normalized_path}"
-        ]
-        chash = _config_hash(config, "transcribe")
-        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
-            outcome.stages_skipped.append(stage)
-            asr = Transcript.load(asr_path)
-        else:
-            t0 = time.monotonic()
-            bar = progress_factory(job.interview_id, info.duration) if progress_factory else None
+
+        def run_transcribe() -> list[Path]:
+            nonlocal asr
+            bar = progress_factory(iid, info.duration) if progress_factory else None
             try:
                 asr = transcribe.run(
                     info, rdir, config.transcribe, workers=workers, progress=bar.update_to if bar else None
@@ -268,52 +282,26 @@ def run_audio_stages(
                 if bar:
                     bar.close()
             atomic_write_text(asr_path, asr.to_json())
-            rec = StageRecord(
-                "done",
-                input_hash,
-                chash,
-                manifest.record_outputs([asr_path]),
-                round(time.monotonic() - t0, 2),
-                now(),
-            )
-            outcome.records[stage] = rec.__dict__
-            manifest.set_stage(job.interview_id, stage, rec)
-            outcome.stages_run.append(stage)
+            return [asr_path]
 
-        # speakers
-        stage = "speakers"
-        from pipeline.stages import speakers
+        audio_hash = manifest.stage(iid, "ingest").outputs[f"restricted/{iid}/{info.normalized_path}"]
+        if not step("transcribe", audio_hash, _config_hash(config, "transcribe"), run_transcribe):
+            asr = Transcript.load(asr_path)
 
         spk_path = rdir / SPEAKERS_NAME
-        input_hash = sha256_json(
-            [
-                manifest.stage(job.interview_id, "transcribe").outputs,
-                manifest.stage(job.interview_id, "ingest").outputs,
-            ]
-        )
-        chash = _config_hash(config, "speakers")
-        if manifest.is_fresh(job.interview_id, stage, input_hash, chash):
-            outcome.stages_skipped.append(stage)
-        else:
-            t0 = time.monotonic()
-            tagged = speakers.run(asr, info, rdir, config.speakers)
-            atomic_write_text(spk_path, tagged.to_json())
-            rec = StageRecord(
-                "done",
-                input_hash,
-                chash,
-                manifest.record_outputs([spk_path]),
-                round(time.monotonic() - t0, 2),
-                now(),
-            )
-            outcome.records[stage] = rec.__dict__
-            outcome.stages_run.append(stage)
+
+        def run_speakers() -> list[Path]:
+            atomic_write_text(spk_path, speakers.run(asr, info, rdir, config.speakers).to_json())
+            return [spk_path]
+
+        stage_outputs = [manifest.stage(iid, s).outputs for s in ("transcribe", "ingest")]
+        step("speakers", sha256_json(stage_outputs), _config_hash(config, "speakers"), run_speakers)
     except (ingest.InputError, SchemaError, StoreError, ValueError) as e:
-        outcome.status, outcome.error, outcome.failed_stage = "failed", str(e), stage
+        outcome.status, outcome.error, outcome.failed_stage = "failed", str(e), step.current
     except Exception as e:  # one file's failure must not stop the batch
-        logger.exception("%s: stage %s failed", job.interview_id, stage)
-        outcome.status, outcome.failed_stage = "failed", stage
-        outcome.error = f"{Path(job.source).name}: {stage} failed ({type(e).__name__}: {str(e)[:160]})"
+        log_failure(logger, "%s: stage %s failed", iid, step.current, exc=e)
+        outcome.status, outcome.failed_stage = "failed", step.current
+        outcome.error = f"{Path(job.source).name}: {step.current} failed ({type(e).__name__}; see the log)"
     return outcome
 
 
@@ -534,10 +522,12 @@ class Coordinator:
             step = self.deidentify(outcome.interview_id)
             (outcome.stages_run if step == "run" else outcome.stages_skipped).append("deidentify")
         except Exception as e:
-            if not isinstance(e, (ValueError, StoreError, SchemaError)):
-                logger.exception("%s: deidentify failed", outcome.interview_id)
             outcome.status, outcome.failed_stage = "failed", "deidentify"
-            outcome.error = f"{outcome.interview_id}: deidentify failed ({type(e).__name__}: {str(e)[:160]})"
+            if isinstance(e, (ValueError, StoreError, SchemaError)):  # ours: ids, paths, counts
+                outcome.error = f"{outcome.interview_id}: deidentify failed ({type(e).__name__}: {e})"
+            else:
+                log_failure(logger, "%s: deidentify failed", outcome.interview_id, exc=e)
+                outcome.error = f"{outcome.interview_id}: deidentify failed ({type(e).__name__}; see the log)"
             self._merge(outcome)
 
     def run(self, jobs_or_inputs: Iterable[str | Path], *, transcripts: bool = False) -> list[Outcome]:

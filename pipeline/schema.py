@@ -129,18 +129,27 @@ class Transcript:
             raise SchemaError(f"malformed transcript: {type(e).__name__}: {e}") from e
 
     @classmethod
-    def load(cls, path: str | Path) -> Transcript:
-        path = Path(path)
+    def from_json_text(cls, text: str, source: str | Path = "<text>") -> Transcript:
+        """Parse transcript JSON; errors are ``SchemaError('<source>: <reason>')``."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SchemaError(f"{path}: not a readable transcript JSON ({type(e).__name__})") from e
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"{source}: invalid JSON (line {e.lineno})") from e
         if not isinstance(data, dict):
-            raise SchemaError(f"{path}: not a transcript JSON object")
+            raise SchemaError(f"{source}: JSON is not a transcript object")
         try:
             return cls.from_dict(data)
         except SchemaError as e:
-            raise SchemaError(f"{path}: {e}") from e
+            raise SchemaError(f"{source}: {e}") from e
+
+    @classmethod
+    def load(cls, path: str | Path) -> Transcript:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SchemaError(f"{path}: not a readable transcript JSON ({type(e).__name__})") from e
+        return cls.from_json_text(text, path)
 
 
 @dataclass

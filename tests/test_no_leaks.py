@@ -228,3 +228,35 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
     assert found["leak.csv"] == ["202 555 0178", "2025550178"]
     assert found["leak.qdpx"] == ["Bristol"]
     assert found["ok.srt"] == found["ok.csv"] == found["ok.json"] == []
+
+
+@pytest.mark.parametrize("stage", ["transcribe", "deidentify"])
+def test_a_library_error_quoting_the_text_reaches_neither_the_summary_nor_the_log(
+    tmp_path, monkeypatch, capsys, stage
+):
+    """Orchestration only (the stage is replaced): an exception whose message quotes a name is
+    reported by its type and where it was raised, never by its message."""
+    from pipeline.cli import main
+    from pipeline.deid.engine import Deidentifier
+    from pipeline.stages import transcribe
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("could not handle 'Anna Jensen lives at 27 Willow Lane'")
+
+    target = (transcribe, "run") if stage == "transcribe" else (Deidentifier, "deidentify")
+    monkeypatch.setattr(*target, boom)
+    src = clip(sample("interview_01.mp3"), tmp_path / "k1.mp3", 10.4, 21.0)
+    out = tmp_path / "OUT"
+    assert main(["run", str(src), "--out", str(out), "--workers", "1", *TINY]) == 1
+    printed = capsys.readouterr()
+    logs = "".join(p.read_text(encoding="utf-8") for p in (out / "logs").glob("*.log"))
+    manifest_text = (out / "manifest.json").read_text(encoding="utf-8")
+    assert f"{stage} failed (RuntimeError" in printed.out, printed.out
+    assert "RuntimeError at " in logs and "boom" in logs, "the log names the type and the frames"
+    for where, text in [
+        ("stdout", printed.out),
+        ("stderr", printed.err),
+        ("log", logs),
+        ("manifest", manifest_text),
+    ]:
+        assert "Jensen" not in text and "Willow" not in text, where

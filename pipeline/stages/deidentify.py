@@ -7,7 +7,6 @@ transcript (JSON + text) atomically with mode 0600.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -87,7 +86,7 @@ def parse_text_transcript(text: str, interview_id: str, source: str = "<text>") 
         language=None,
         segments=segments,
         speakers=list(speakers.values()),
-        provenance={"source": "text transcript", "source_file": Path(source).name},
+        provenance={"source": "text transcript"},  # the file name may name someone: manifest only
     )
 
 
@@ -111,16 +110,7 @@ def read_transcript_file(path: Path) -> Transcript:
     except UnicodeDecodeError as e:
         raise SchemaError(f"{path}: not UTF-8 text, neither transcript JSON nor 'Speaker: text' lines") from e
     if text.lstrip().startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{path}: invalid JSON (line {e.lineno})") from e
-        if not isinstance(data, dict):
-            raise SchemaError(f"{path}: JSON is not a transcript object")
-        try:
-            return Transcript.from_dict(data)
-        except SchemaError as e:
-            raise SchemaError(f"{path}: {e}") from e
+        return Transcript.from_json_text(text, path)
     return parse_text_transcript(text, slugify(path.stem), source=str(path))
 
 
