@@ -152,8 +152,8 @@ def second_voices(
     A speech frame gets the second speaker when (1) the mean cosine similarity of its covering
     windows to the two nearest cluster centroids differs by less than ``overlap_margin`` and (2)
     at least ``overlap_min_share`` of those windows carry the second cluster's label, for at least
-    ``overlap_min_seconds``. Measured on AMI excerpts: precision ~0.4 (docs/speakers.md), hence off
-    by default.
+    ``overlap_min_seconds``. Measured on sample.wav + 12 AMI excerpts: precision 0.47, recall 0.17
+    against the RTTM overlap (docs/speakers.md), hence off by default.
     """
     if len(labels) == 0 or labels.max() < 1:
         return []
