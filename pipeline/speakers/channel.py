@@ -20,7 +20,16 @@ import logging
 
 import numpy as np
 
-from pipeline.speakers.base import SAMPLE_RATE, AudioInput, Diarization, SpeakerBackend, SpeakersError, Turn
+from pipeline.speakers.base import (
+    SAMPLE_RATE,
+    AudioInput,
+    Diarization,
+    Samples,
+    SpeakerBackend,
+    SpeakersError,
+    Turn,
+    block_samples,
+)
 from pipeline.speakers.config import ChannelConfig, ResolvedSpeakers
 
 logger = logging.getLogger(__name__)
@@ -41,9 +50,69 @@ def active_frames(db: np.ndarray, cfg: ChannelConfig) -> np.ndarray:
     return db > np.maximum(cfg.active_db, floor + cfg.active_above_floor_db)
 
 
-def separation_stats(x: np.ndarray, cfg: ChannelConfig) -> dict[str, float]:
+class _PairMoments:
+    """Running Pearson correlation of two channels over blocks (Chan et al.'s pairwise update)."""
+
+    def __init__(self) -> None:
+        self.n, self.ma, self.mb, self.saa, self.sbb, self.sab = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+        self.equal = True
+        self.first: float | None = None  # the one-block value, exactly as ``_corr`` gives it
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        m = len(a)
+        if m == 0:
+            return
+        self.first = _corr(a, b) if self.n == 0 else None
+        self.equal = self.equal and bool(np.array_equal(a, b))
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        ma, mb = float(a64.mean()), float(b64.mean())
+        da, db = a64 - ma, b64 - mb
+        saa, sbb, sab = float(da @ da), float(db @ db), float(da @ db)
+        n = self.n + m
+        ea, eb = ma - self.ma, mb - self.mb
+        w = self.n * m / n
+        self.saa += saa + ea * ea * w
+        self.sbb += sbb + eb * eb * w
+        self.sab += sab + ea * eb * w
+        self.ma += ea * m / n
+        self.mb += eb * m / n
+        self.n = n
+
+    def value(self) -> float:
+        if self.first is not None:
+            return self.first
+        if self.n < 2 or self.saa <= 0 or self.sbb <= 0:
+            return 1.0 if self.equal else 0.0
+        return float(np.clip(self.sab / np.sqrt(self.saa) / np.sqrt(self.sbb), -1.0, 1.0))
+
+
+def scan_channels(
+    x: np.ndarray | Samples, frame_seconds: float, block_seconds: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, channels) levels in dBFS and the (channels, channels) waveform correlations.
+
+    Reads ``block_seconds`` (default ``BLOCK_SECONDS``, a multiple of the frame) at a time: levels
+    are those of one pass; a recording of one block gets exactly ``np.corrcoef``'s correlations,
+    a longer one the same up to rounding (running sums).
+    """
+    src = x if isinstance(x, Samples) else Samples.of_array(x)
+    frame = max(1, int(round(frame_seconds * SAMPLE_RATE)))
+    chans = src.channels
+    pairs = {(i, j): _PairMoments() for i in range(chans) for j in range(i + 1, chans)}
+    levels = []
+    for _, data in src.blocks(block_samples(block_seconds, frame), mono=False):
+        levels.append(frame_levels(data, frame_seconds))
+        for (i, j), acc in pairs.items():
+            acc.add(data[:, i], data[:, j])
+    corr = np.eye(chans)
+    for (i, j), acc in pairs.items():
+        corr[i, j] = corr[j, i] = acc.value()
+    db = np.concatenate(levels) if levels else np.zeros((0, chans), dtype=np.float32)
+    return db, corr
+
+
+def separation_from(db: np.ndarray, corr: np.ndarray, cfg: ChannelConfig) -> dict[str, float]:
     """The three measures of the auto-detection rule, worst pair of channels."""
-    db = frame_levels(x, cfg.frame_seconds)
     act = active_frames(db, cfg).any(axis=1)
     worst = {
         "waveform_correlation": 0.0,
@@ -51,10 +120,10 @@ def separation_stats(x: np.ndarray, cfg: ChannelConfig) -> dict[str, float]:
         "dominant_fraction": 1.0,
         "active_frames": int(act.sum()),
     }
-    chans = x.shape[1]
+    chans = db.shape[1]
     for i in range(chans):
         for j in range(i + 1, chans):
-            wc = _corr(x[:, i], x[:, j])
+            wc = corr[i, j]
             ec = _corr(db[act, i], db[act, j]) if act.sum() > 2 else 1.0
             dom = (
                 float((np.abs(db[act, i] - db[act, j]) >= cfg.min_dominance_db).mean()) if act.any() else 0.0
@@ -65,17 +134,29 @@ def separation_stats(x: np.ndarray, cfg: ChannelConfig) -> dict[str, float]:
     return {k: round(float(v), 4) if isinstance(v, float) else v for k, v in worst.items()}
 
 
-def channels_are_separate(x: np.ndarray | None, cfg: ChannelConfig) -> tuple[bool, dict[str, float]]:
-    if x is None or x.ndim != 2 or x.shape[1] < 2:
-        return False, {}
-    s = separation_stats(x, cfg)
-    ok = (
+def separation_stats(
+    x: np.ndarray | Samples, cfg: ChannelConfig, block_seconds: float | None = None
+) -> dict[str, float]:
+    """The three measures of the auto-detection rule, worst pair of channels."""
+    return separation_from(*scan_channels(x, cfg.frame_seconds, block_seconds), cfg)
+
+
+def _separate(s: dict[str, float], cfg: ChannelConfig) -> bool:
+    return (
         s["active_frames"] > 0
         and s["waveform_correlation"] < cfg.max_correlation
         and s["envelope_correlation"] < cfg.max_envelope_correlation
         and s["dominant_fraction"] >= cfg.min_dominant_fraction
     )
-    return ok, s
+
+
+def channels_are_separate(
+    x: np.ndarray | Samples | None, cfg: ChannelConfig, block_seconds: float | None = None
+) -> tuple[bool, dict[str, float]]:
+    if x is None or (x.channels if isinstance(x, Samples) else (x.shape[1] if x.ndim == 2 else 1)) < 2:
+        return False, {}
+    s = separation_stats(x, cfg, block_seconds)
+    return _separate(s, cfg), s
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,29 +203,33 @@ class ChannelBackend(SpeakerBackend):
     name = "channel"
 
     def diarize(self, audio: AudioInput, settings: ResolvedSpeakers) -> Diarization:
-        x = audio.channels()
-        if x is None:
-            raise SpeakersError(
-                f"{audio.mono_path.name}: the channel back-end needs a recording with two or more channels"
-            )
-        return self.diarize_array(x)
+        with audio.open_channels() as src:
+            if src is None:
+                raise SpeakersError(
+                    f"{audio.mono_path.name}: the channel back-end needs a recording with two or more channels"
+                )
+            return self.diarize_samples(src)
 
-    def diarize_array(self, x: np.ndarray) -> Diarization:
+    def diarize_array(self, x: np.ndarray, block_seconds: float | None = None) -> Diarization:
+        return self.diarize_samples(Samples.of_array(x), block_seconds)
+
+    def diarize_samples(self, src: Samples, block_seconds: float | None = None) -> Diarization:
+        """Turns from per-frame channel levels, read ``block_seconds`` (default ``BLOCK_SECONDS``) at a time."""
         cfg = self.config.channel
-        db = frame_levels(x, cfg.frame_seconds)
+        db, corr = scan_channels(src, cfg.frame_seconds, block_seconds)
         act = active_frames(db, cfg)
         loudest = db.max(axis=1, keepdims=True) if len(db) else db
         speaks = act & (db >= loudest - cfg.overlap_within_db)
         turns = [
             Turn(s, e, f"ch{c + 1}")
-            for c in range(x.shape[1])
+            for c in range(src.channels)
             for s, e in _runs(speaks[:, c], cfg.frame_seconds, cfg.min_gap)
         ]
         turns.sort(key=lambda t: (t.start, t.speaker))
         overlaps = overlaps_of(turns, self.config.overlap.min_seconds)
-        _, sep = channels_are_separate(x, cfg)
+        sep = separation_from(db, corr, cfg) if src.channels > 1 else {}
         stats = {
-            "channels": int(x.shape[1]),
+            "channels": int(src.channels),
             "num_speakers": len({t.speaker for t in turns}),
             "overlap_seconds": round(sum(e - s for s, e in overlaps), 2),
             **sep,
@@ -157,5 +242,5 @@ class ChannelBackend(SpeakerBackend):
             stats=stats,
             frame_scores=power,
             frame_hop=cfg.frame_seconds,
-            score_labels=[f"ch{c + 1}" for c in range(x.shape[1])],
+            score_labels=[f"ch{c + 1}" for c in range(src.channels)],
         )

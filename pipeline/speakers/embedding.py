@@ -20,7 +20,15 @@ import time
 import numpy as np
 
 from pipeline.speakers import models
-from pipeline.speakers.base import SAMPLE_RATE, AudioInput, Diarization, SpeakerBackend, Turn
+from pipeline.speakers.base import (
+    SAMPLE_RATE,
+    AudioInput,
+    Diarization,
+    Samples,
+    SpeakerBackend,
+    Turn,
+    block_samples,
+)
 from pipeline.speakers.clustering import Span, centroids, cluster_speakers
 from pipeline.speakers.config import EmbeddingConfig, ResolvedSpeakers
 
@@ -28,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 FRAME = 0.01  # label resolution (s), one mel frame
 MIN_WINDOW = 0.5
+# Blocks start at multiples of both the VAD frame (512) and the mel hop (160): 0.16 s.
+BLOCK_MULTIPLE = int(np.lcm(models.VAD_FRAME, models.MEL_HOP))
 
 
 def speech_regions(probs: np.ndarray, cfg: EmbeddingConfig, duration: float) -> list[Span]:
@@ -76,25 +86,72 @@ def windows(regions: list[Span], duration: float, window: float, hop: float) -> 
     return out
 
 
-def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndarray:
-    """Scale so that the speech has ``target_dbfs`` RMS."""
+def speech_gain(src: Samples, regions: list[Span], target_dbfs: float) -> np.float32 | None:
+    """The factor that gives the speech in ``regions`` (default: all) ``target_dbfs`` RMS, or None
+    for silence. Sums of squares are taken over pieces of at most 2**20 samples read from ``src``."""
     total, count = 0.0, 0
-    for s, e in regions or [(0.0, len(audio) / SAMPLE_RATE)]:
-        for a in range(int(s * SAMPLE_RATE), min(len(audio), int(e * SAMPLE_RATE)), 1 << 20):
-            piece = audio[a : min(a + (1 << 20), int(e * SAMPLE_RATE))].astype(np.float64)
+    for s, e in regions or [(0.0, src.duration)]:
+        for a in range(int(s * SAMPLE_RATE), min(src.frames, int(e * SAMPLE_RATE)), 1 << 20):
+            piece = src.read(a, min(a + (1 << 20), int(e * SAMPLE_RATE))).astype(np.float64)
             total += float(np.dot(piece, piece))
             count += len(piece)
     rms = (total / count) ** 0.5 if count else 0.0
     if rms < 1e-6:
-        return audio
-    return (audio * np.float32(10 ** (target_dbfs / 20) / rms)).astype(np.float32, copy=False)
+        return None
+    return np.float32(10 ** (target_dbfs / 20) / rms)
 
 
-def embed_windows(mel: np.ndarray, spans: list[Span], threads: int = 1) -> np.ndarray:
+def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndarray:
+    """Scale so that the speech has ``target_dbfs`` RMS."""
+    gain = speech_gain(Samples.of_array(audio), regions, target_dbfs)
+    return audio if gain is None else (audio * gain).astype(np.float32, copy=False)
+
+
+def speech_probabilities(src: Samples, block: int) -> np.ndarray:
+    """Silero probabilities per 32 ms frame, reading ``block`` samples (a multiple of 512) at a time."""
+    return models.speech_probabilities_blocks((x for _, x in src.blocks(block)), src.frames)
+
+
+def _mel_range(src: Samples, f0: int, f1: int, gain: np.float32 | None) -> np.ndarray:
+    """Mel frames ``[f0, f1)`` of the levelled recording, equal to those of one pass over all of it."""
+    half = models.MEL_WINDOW // 2
+    lo, hi = f0 * models.MEL_HOP - half, (f1 - 1) * models.MEL_HOP + half
+    x = src.read(lo, hi)
+    if gain is not None:
+        x = (x * gain).astype(np.float32, copy=False)
+    left = max(0, -lo)
+    padded = np.pad(np.asarray(x, dtype=np.float32), (left, max(0, hi - lo - left - len(x))))
+    return models.mel_of_padded(padded, f1 - f0)
+
+
+def embed_windows(
+    src: Samples,
+    spans: list[Span],
+    gain: np.float32 | None,
+    block: int = 1 << 62,
+    threads: int = 1,
+) -> np.ndarray:
+    """One d-vector per span (s), computing mel frames one block of ``block`` samples (a multiple
+    of the mel hop) at a time, plus the margin the windows starting in that block reach into.
+    A recording of at most one block gives exactly the vectors of one pass."""
     frames = [
         (int(round(a / FRAME)), max(int(round(a / FRAME)) + 20, int(round(b / FRAME)))) for a, b in spans
     ]
-    return models.embed_spans(mel, frames, threads=threads)
+    out = np.zeros((len(frames), 256), dtype=np.float32)
+    total = 1 + src.frames // models.MEL_HOP
+    per_block = max(1, block // models.MEL_HOP)
+    groups: dict[int, list[int]] = {}
+    for i, (a, _) in enumerate(frames):
+        groups.setdefault(a // per_block, []).append(i)
+    for k in sorted(groups):
+        idx = groups[k]
+        f0 = k * per_block
+        f1 = min(total, max(f0 + per_block, max(frames[i][1] for i in idx)))
+        mel = _mel_range(src, f0, f1, gain)
+        out[idx] = models.embed_spans(
+            mel, [(frames[i][0] - f0, frames[i][1] - f0) for i in idx], threads=threads
+        )
+    return out
 
 
 def _frame_votes(spans: list[Span], labels: np.ndarray, duration: float) -> np.ndarray:
@@ -219,13 +276,28 @@ class EmbeddingBackend(SpeakerBackend):
     name = "embedding"
 
     def diarize(self, audio: AudioInput, settings: ResolvedSpeakers) -> Diarization:
-        return self.diarize_array(audio.mono(), settings)
+        with audio.open_mono() as src:
+            return self.diarize_samples(src, settings)
 
-    def diarize_array(self, x: np.ndarray, settings: ResolvedSpeakers) -> Diarization:
+    def diarize_array(
+        self, x: np.ndarray, settings: ResolvedSpeakers, block_seconds: float | None = None
+    ) -> Diarization:
+        return self.diarize_samples(Samples.of_array(x), settings, block_seconds)
+
+    def diarize_samples(
+        self, src: Samples, settings: ResolvedSpeakers, block_seconds: float | None = None
+    ) -> Diarization:
+        """Diarize reading ``block_seconds`` (default ``BLOCK_SECONDS``) of audio at a time.
+
+        Memory: one block of samples and its mel frames, plus what grows with the amount of speech:
+        the d-vectors (256 floats per window, ~1 MB per 4 min of speech with the default 0.25 s
+        hop) and the per-10 ms-frame votes of the turn labelling (4 bytes per frame and cluster).
+        """
         cfg = self.config.embedding
         started = time.monotonic()
-        duration = len(x) / SAMPLE_RATE
-        regions = speech_regions(models.speech_probabilities(x), cfg, duration)
+        block = block_samples(block_seconds, BLOCK_MULTIPLE)
+        duration = src.duration
+        regions = speech_regions(speech_probabilities(src, block), cfg, duration)
         stats: dict = {
             "speech_regions": len(regions),
             "speech_seconds": round(sum(e - s for s, e in regions), 2),
@@ -233,9 +305,9 @@ class EmbeddingBackend(SpeakerBackend):
         if not regions:
             stats.update(windows=0, num_speakers=0, seconds=round(time.monotonic() - started, 3))
             return Diarization([], self.name, stats=stats)
-        mel = models.mel_frames(level(x, regions, cfg.gain_dbfs))
+        gain = speech_gain(src, regions, cfg.gain_dbfs)
         spans = windows(regions, duration, cfg.window, cfg.hop)
-        emb = embed_windows(mel, spans, cfg.torch_threads)
+        emb = embed_windows(src, spans, gain, block, cfg.torch_threads)
         labels, info = _cluster(emb, spans, settings, cfg)
         turns = label_frames(regions, spans, labels, duration)
         extra = second_voices(regions, spans, labels, emb, duration, cfg) if cfg.overlap_detection else []
@@ -248,7 +320,8 @@ class EmbeddingBackend(SpeakerBackend):
         if cfg.overlap_detection:
             stats["overlap_seconds"] = round(sum(t.duration for t in extra), 2)
         logger.info(
-            "embedding diarization: %d regions, %d windows, %d speakers in %.2f s",
+            "embedding diarization: %d blocks, %d regions, %d windows, %d speakers in %.2f s",
+            -(-src.frames // block),
             len(regions),
             len(spans),
             stats["num_speakers"],
@@ -258,17 +331,25 @@ class EmbeddingBackend(SpeakerBackend):
 
 
 def voice_embedding(
-    x: np.ndarray, spans: list[Span] | None = None, cfg: EmbeddingConfig | None = None
+    x: np.ndarray | Samples,
+    spans: list[Span] | None = None,
+    cfg: EmbeddingConfig | None = None,
+    block_seconds: float | None = None,
 ) -> np.ndarray | None:
-    """One L2-normed voice print from the speech in ``spans`` (default: all speech found by the VAD)."""
+    """One L2-normed voice print from the speech in ``spans`` (default: all speech found by the VAD).
+
+    ``x``: mono samples, or :class:`Samples` read one block at a time (memory independent of length).
+    """
     cfg = cfg or EmbeddingConfig()
-    duration = len(x) / SAMPLE_RATE
+    src = x if isinstance(x, Samples) else Samples.of_array(x)
+    block = block_samples(block_seconds, BLOCK_MULTIPLE)
+    duration = src.duration
     if spans is None:
-        spans = speech_regions(models.speech_probabilities(x), cfg, duration)
+        spans = speech_regions(speech_probabilities(src, block), cfg, duration)
     spans = [(max(0.0, a), min(duration, b)) for a, b in spans if b - a >= 0.3]
     if not spans:
         return None
-    mel = models.mel_frames(level(x, spans, cfg.gain_dbfs))
-    emb = embed_windows(mel, windows(spans, duration, cfg.window, cfg.hop), cfg.torch_threads)
+    gain = speech_gain(src, spans, cfg.gain_dbfs)
+    emb = embed_windows(src, windows(spans, duration, cfg.window, cfg.hop), gain, block, cfg.torch_threads)
     v = emb.mean(axis=0)
     return v / max(float(np.linalg.norm(v)), 1e-9)

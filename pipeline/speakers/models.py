@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -93,16 +94,32 @@ def voice_encoder() -> Any:
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     """Silero speech probability for each 32 ms frame of 16 kHz mono audio."""
+    return speech_probabilities_blocks([audio], len(audio))
+
+
+def speech_probabilities_blocks(blocks: Iterable[np.ndarray], total: int) -> np.ndarray:
+    """Silero speech probabilities of ``total`` samples given as consecutive blocks.
+
+    Every block but the last must hold a multiple of ``VAD_FRAME`` samples. The model's state runs
+    on from one block to the next, so the result is that of one pass over the whole audio (Silero's
+    ``audio_forward``: states reset once, the last frame zero padded).
+    """
     import torch
 
-    if len(audio) < VAD_FRAME:
+    if total < VAD_FRAME:
         return np.zeros(0, dtype=np.float32)
     model = vad_model()
+    out: list[np.ndarray] = []
     with _lock:  # the ONNX wrapper keeps state between calls
-        probs = model.audio_forward(
-            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), SAMPLE_RATE
-        )
-    return probs.numpy()[0].astype(np.float32)
+        model.reset_states()
+        for block in blocks:
+            x = np.ascontiguousarray(block, dtype=np.float32)
+            if len(x) % VAD_FRAME:
+                x = np.pad(x, (0, VAD_FRAME - len(x) % VAD_FRAME))
+            t = torch.from_numpy(x)[None, :]
+            for i in range(0, len(x), VAD_FRAME):
+                out.append(model(t[:, i : i + VAD_FRAME], SAMPLE_RATE).numpy()[0])
+    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -142,12 +159,20 @@ def mel_frames(audio: np.ndarray, chunk_frames: int = 6000) -> np.ndarray:
     """
     half = MEL_WINDOW // 2
     padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half))
+    return mel_of_padded(padded, 1 + len(audio) // MEL_HOP, chunk_frames)
+
+
+def mel_of_padded(padded: np.ndarray, count: int, chunk_frames: int = 6000) -> np.ndarray:
+    """``count`` mel frames; frame ``t`` is the window ``padded[t * MEL_HOP : t * MEL_HOP + MEL_WINDOW]``.
+
+    ``padded[0]`` is the sample ``MEL_WINDOW // 2`` before the first frame's centre (zeros outside
+    the recording), so frames of a stretch of a recording equal those of the whole recording.
+    """
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_WINDOW) / MEL_WINDOW)).astype(np.float32)
     fb = mel_filterbank()
-    total = 1 + len(audio) // MEL_HOP
     parts = []
-    for t0 in range(0, total, chunk_frames):
-        t1 = min(total, t0 + chunk_frames)
+    for t0 in range(0, count, chunk_frames):
+        t1 = min(count, t0 + chunk_frames)
         piece = padded[t0 * MEL_HOP : (t1 - 1) * MEL_HOP + MEL_WINDOW]
         if len(piece) < MEL_WINDOW:
             piece = np.pad(piece, (0, MEL_WINDOW - len(piece)))

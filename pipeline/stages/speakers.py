@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import numpy as np
 from pipeline.schema import AudioInfo, Segment, Transcript
 from pipeline.speakers import roles
 from pipeline.speakers.assign import assign
-from pipeline.speakers.base import AudioInput, Diarization, SpeakersError, load_wav
+from pipeline.speakers.base import AudioInput, Diarization, Samples, SpeakersError, open_samples
 from pipeline.speakers.config import ResolvedSpeakers, SpeakersConfig
 from pipeline.speakers.registry import get_backend
 
@@ -39,7 +41,8 @@ def choose_backend(
         return settings.backend, {}
     from pipeline.speakers.channel import channels_are_separate
 
-    separate, measures = channels_are_separate(audio.channels(), config.channel)
+    with audio.open_channels() as src:  # read one block at a time
+        separate, measures = channels_are_separate(src, config.channel)
     return ("channel" if separate else "embedding"), measures
 
 
@@ -52,43 +55,43 @@ def _voiceprint(path: Path, config: SpeakersConfig) -> np.ndarray | None:
         raise SpeakersError(f"interviewer_sample {path.name}: cannot read ({type(e).__name__})") from e
     key = (str(path.resolve()), st.st_mtime, st.st_size)
     if key not in _voiceprints:
-        _voiceprints[key] = voice_embedding(_load_any(path), cfg=config.embedding)
+        with _open_any(path) as src:
+            _voiceprints[key] = voice_embedding(src, cfg=config.embedding)
         if _voiceprints[key] is None:
             logger.warning("interviewer_sample %s: no speech found", path.name)
     return _voiceprints[key]
 
 
-def _load_any(path: Path) -> np.ndarray:
-    """A voice sample as 16 kHz mono float32 (WAV read directly; other formats through ffmpeg)."""
+@contextmanager
+def _open_any(path: Path) -> Iterator[Samples]:
+    """A voice sample as 16 kHz samples read block by block: a 16 kHz file libsndfile reads directly
+    (channels averaged), others decoded by ffmpeg to a mono float WAV in a temporary folder."""
     try:
-        return load_wav(path, mono=True)
+        with open_samples(path):
+            readable = True
     except SpeakersError:
-        import subprocess
+        readable = False
+    if readable:
+        with open_samples(path) as src:
+            yield src
+        return
+    import subprocess
+    import tempfile
 
-        cmd = [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-ac",
-            "1",
-            "-ar",
-            "16000",
-            "-f",
-            "f32le",
-            "-",
-        ]
+    with tempfile.TemporaryDirectory(prefix="voice-sample-") as tmp:
+        wav = Path(tmp) / "sample.wav"
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-ac", "1", "-ar", "16000"]
+        cmd += ["-c:a", "pcm_f32le", str(wav)]
         try:
-            raw = subprocess.run(cmd, check=True, capture_output=True, timeout=600).stdout
+            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
         except (OSError, subprocess.SubprocessError) as e:
             raise SpeakersError(f"interviewer_sample {path.name}: cannot decode ({type(e).__name__})") from e
-        return np.frombuffer(raw, dtype=np.float32).copy()
+        with open_samples(wav) as src:
+            yield src
 
 
 def enrolled_interviewer(
-    diar: Diarization, ids: dict[str, str], mono: np.ndarray, config: SpeakersConfig
+    diar: Diarization, ids: dict[str, str], mono: np.ndarray | Samples, config: SpeakersConfig
 ) -> tuple[str | None, dict[str, float]]:
     """The speaker id closest to the enrolled interviewer voice, if close enough; and all similarities."""
     from pipeline.speakers.embedding import voice_embedding
@@ -126,7 +129,8 @@ def _decide_interviewer(
             )
         return settings.interviewer, {"interviewer_rule": "config"}
     if config.interviewer_sample is not None and known:
-        chosen, sims = enrolled_interviewer(diar, ids, audio.mono(), config)
+        with audio.open_mono() as src:
+            chosen, sims = enrolled_interviewer(diar, ids, src, config)
         if chosen is not None:
             return chosen, {"interviewer_rule": "voice_sample", "sample_similarity": sims}
         info: dict[str, Any] = {"sample_similarity": sims}
