@@ -109,7 +109,10 @@ def speech_probabilities_blocks(blocks: Iterable[np.ndarray], total: int) -> np.
     if total < VAD_FRAME:
         return np.zeros(0, dtype=np.float32)
     model = vad_model()
-    out: list[np.ndarray] = []
+    # One float per frame, written in place: a list of the model's per-frame outputs would hold a
+    # tensor each (~200 bytes per 32 ms frame, 380 MB for 3 hours).
+    probs = np.zeros(-(-total // VAD_FRAME), dtype=np.float32)
+    k = 0
     with _lock:  # the ONNX wrapper keeps state between calls
         model.reset_states()
         for block in blocks:
@@ -118,8 +121,11 @@ def speech_probabilities_blocks(blocks: Iterable[np.ndarray], total: int) -> np.
                 x = np.pad(x, (0, VAD_FRAME - len(x) % VAD_FRAME))
             t = torch.from_numpy(x)[None, :]
             for i in range(0, len(x), VAD_FRAME):
-                out.append(model(t[:, i : i + VAD_FRAME], SAMPLE_RATE).numpy()[0])
-    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
+                probs[k] = model(t[:, i : i + VAD_FRAME], SAMPLE_RATE).numpy()[0, 0]
+                k += 1
+    if k != len(probs):
+        raise ValueError(f"speech_probabilities_blocks: blocks held {k} frames, expected {len(probs)}")
+    return probs
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
