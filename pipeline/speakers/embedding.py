@@ -10,6 +10,15 @@
    the label most of its covering windows have: turns are runs of one label.
 5. Opt-in (``overlap_detection``): a second speaker where a frame's windows sit between two
    clusters (``second_voices``); off by default because its measured precision is below 0.5.
+
+Memory: audio is read ``BLOCK_SECONDS`` (10 min) at a time, block starts at multiples of 0.16 s
+(the VAD frame and the mel hop both divide it). Silero's state runs on across blocks; the levelling
+gain is summed over the speech regions read piece by piece; each block's mel frames are computed
+with the margin its windows reach past the edge and only the d-vectors are kept. A recording of at
+most one block gives exactly one pass's results; a longer one the same probabilities and regions,
+and d-vectors within float rounding (~3e-7). What grows with length: the probabilities (4 bytes per
+32 ms), the d-vectors (1 KB per window: ~1 MB per 4 min of speech) and the turn labelling's votes
+(4 bytes per 10 ms frame and cluster).
 """
 
 from __future__ import annotations
