@@ -142,10 +142,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.store import Manifest, OutputLock
 
     config = _config(args)
-    if not (Path(args.out) / "manifest.json").is_file():
-        raise ConfigError(f"{args.out}: no pipeline output here (manifest.json missing)")
+    missing = ConfigError(f"{args.out}: no pipeline output here (manifest.json missing)")
+    if not Path(args.out).is_dir():
+        raise missing
     c = Coordinator(args.out, config, progress=False)
-    with OutputLock(args.out):
+    with OutputLock(args.out):  # first: a run that is still starting has no manifest yet
+        if not c.layout.manifest_path.is_file():
+            raise missing
         c.manifest = Manifest.load(c.layout)
         written = c.export()
     print(

@@ -538,6 +538,7 @@ class Coordinator:
             self.layout.create()
             self.layout.remove_stale_temp_files()
             self.manifest = Manifest.load(self.layout)
+            self.manifest.save()  # the folder is a pipeline output from the start
             files, outcomes = (
                 discover(jobs_or_inputs) if not transcripts else ([Path(p) for p in jobs_or_inputs], [])
             )
