@@ -1,8 +1,10 @@
 """Peak memory and time of the audio stages on long recordings: does memory stay flat with length?
 
-    python bench/bench_long_audio.py                       # speech 10 min and 2 h, sparse 3 h
-    python bench/bench_long_audio.py --cases speech:10,speech:120 --stages ingest,transcribe
+    python bench/bench_long_audio.py       # speech 10 min (windowed and one pass), 1 h, 2 h; sparse 10 min, 3 h
+    python bench/bench_long_audio.py --cases speech:10,speech:10:inf --stages ingest,transcribe
 
+A case is ``content:minutes[:window_seconds]``; the window defaults to the stage's
+``WINDOW_SECONDS`` (600 s), ``inf`` decodes the file in one pass, as the stage did before windows.
 Inputs are built in seconds without re-encoding: the sample interviews' MP3 frames (24 kHz mono,
 48 kbit/s) are concatenated with ffmpeg's concat demuxer (``-c copy``) until the length is reached
 ("speech"), or 10-minute blocks of silence with one 10 s speech clip in the middle ("sparse", the
@@ -11,14 +13,15 @@ stage wrote, so every figure belongs to one stage:
 
 * ``rss_after_imports_mb``: the process before the stage starts (libraries imported);
 * ``peak_rss_mb``: the process's own peak (``VmHWM``), including model loading;
-* ``peak_rss_sampled_mb``: the parent's 0.1 s samples of the process plus its children (ffmpeg).
+* ``peak_rss_sampled_mb``: the parent's 0.1 s samples of the process plus its children (ffmpeg);
+  ``rss_timeline_mb``: the largest of those samples in each ``--timeline-s`` stretch of the run,
+  which shows whether memory climbs while a long file is decoded window after window.
   (``RUSAGE_CHILDREN`` is not used: a forked child's peak includes the parent's pages before exec.)
+* transcribe: ``windows``, and ``rtf`` = stage seconds (model load included) / audio seconds.
 
 A stage that runs past ``--limit-s`` is stopped and reported with ``"completed": false``; its peak
-is then the peak up to that moment (for transcription of long speech the peak comes at the start,
-when faster-whisper computes the log-mel features of the whole file, before any decoding).
-Results go to ``bench/results/long_audio.json`` with the machine's load average, since other work
-on a shared machine changes the timings (not the memory).
+is then the peak up to that moment. Results go to ``bench/results/long_audio.json`` with the
+machine's load average, since other work on a shared machine changes the timings (not the memory).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "audio_samples"
 STAGES = ("ingest", "transcribe", "speakers")
 
@@ -115,7 +119,7 @@ def _status_mb(field: str) -> float:
     return round(int(re.search(rf"{field}:\s+(\d+)", text).group(1)) / 1024, 1)
 
 
-def child(stage: str, source: Path, folder: Path, model: str) -> None:
+def child(stage: str, source: Path, folder: Path, model: str, window_s: float | None) -> None:
     from pipeline.config import IngestConfig, TranscribeConfig
     from pipeline.schema import AudioInfo, Transcript
     from pipeline.speakers.config import SpeakersConfig
@@ -133,9 +137,17 @@ def child(stage: str, source: Path, folder: Path, model: str) -> None:
     else:
         info = AudioInfo.from_dict(json.loads((folder / ingest.INFO_NAME).read_text()))
         if stage == "transcribe":
-            asr = transcribe.run(info, folder, TranscribeConfig(model=model), workers=1)
+            window = transcribe.WINDOW_SECONDS if window_s is None else window_s
+            asr = transcribe.run(
+                info, folder, TranscribeConfig(model=model), workers=1, window_seconds=window
+            )
             atomic_write_text(folder / transcribe.OUTPUT_NAME, asr.to_json())
-            extra = {"segments": len(asr.segments), "words": sum(len(s.words) for s in asr.segments)}
+            extra = {
+                "windows": len(asr.provenance["transcribe"].get("windows") or [None]),
+                "segments": len(asr.segments),
+                "words": sum(len(s.words) for s in asr.segments),
+                "rtf": round((time.monotonic() - t0) / info.duration, 4),
+            }
         else:
             asr = Transcript.load(folder / transcribe.OUTPUT_NAME)
             tagged = speakers.run(asr, info, folder, SpeakersConfig())
@@ -150,7 +162,15 @@ def child(stage: str, source: Path, folder: Path, model: str) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_stage(stage: str, source: Path, folder: Path, model: str, limit_s: float) -> dict:
+def run_stage(
+    stage: str,
+    source: Path,
+    folder: Path,
+    model: str,
+    limit_s: float,
+    window_s: float | None = None,
+    timeline_s: float = 30.0,
+) -> dict:
     import psutil
 
     cmd = [
@@ -164,16 +184,20 @@ def run_stage(stage: str, source: Path, folder: Path, model: str, limit_s: float
         str(folder),
         "--model",
         model,
+        *(["--window-s", str(window_s)] if window_s is not None else []),
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_WAIT_POLICY": "PASSIVE"}
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     ps = psutil.Process(proc.pid)
-    sampled = 0
+    sampled, timeline = 0, []
     while proc.poll() is None:
         try:
             total = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
             sampled = max(sampled, total)
+            slot = int((time.monotonic() - t0) // timeline_s)
+            timeline += [0] * (slot + 1 - len(timeline))
+            timeline[slot] = max(timeline[slot], total)
         except psutil.Error:
             pass
         if time.monotonic() - t0 > limit_s:
@@ -190,6 +214,7 @@ def run_stage(stage: str, source: Path, folder: Path, model: str, limit_s: float
             stderr.strip().splitlines()[-1][:300] if stderr.strip() else f"exit {proc.returncode}"
         )
     result["peak_rss_sampled_mb"] = round(sampled / 2**20, 1)
+    result["rss_timeline_mb"] = [round(x / 2**20) for x in timeline]
     return result
 
 
@@ -200,12 +225,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--cases",
-        default="speech:10,speech:120,sparse:180",
-        help="content:minutes, comma-separated (content: speech or sparse)",
+        default="speech:10,speech:10:inf,speech:60,speech:120,sparse:10,sparse:180",
+        help="content:minutes[:window_seconds], comma-separated (content: speech or sparse; "
+        "window inf: one pass)",
     )
     ap.add_argument("--stages", default="ingest,transcribe,speakers")
     ap.add_argument("--model", default="tiny.en")
-    ap.add_argument("--limit-s", type=float, default=420, help="stop a stage after this many seconds")
+    ap.add_argument("--limit-s", type=float, default=1500, help="stop a stage after this many seconds")
+    ap.add_argument("--timeline-s", type=float, default=30.0, help="stretch of rss_timeline_mb")
+    ap.add_argument("--window-s", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "long_audio.json")
     ap.add_argument(
         "--work", type=Path, help="folder for the inputs and stage outputs (default: a temp folder)"
@@ -215,26 +243,29 @@ def main() -> None:
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.source, args.folder, args.model)
+        child(args.child, args.source, args.folder, args.model, args.window_s)
         return
 
     stages = [s for s in args.stages.split(",") if s]
     work = (args.work or Path(tempfile.mkdtemp(prefix="bench-long-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list = []
+    started_load = os.getloadavg()
     for case in args.cases.split(","):
-        content, minutes = case.split(":")
+        content, minutes, *rest = case.split(":")
+        window_s = float(rest[0]) if rest else None
         src = make_input(content, float(minutes), work)
-        folder = work / f"{content}-{minutes}"
+        folder = work / case.replace(":", "-")
         folder.mkdir(parents=True, exist_ok=True)
         row = {
             "content": content,
             "minutes": float(minutes),
+            "window_seconds": "one pass" if window_s == float("inf") else window_s or "default",
             "input_mb": round(src.stat().st_size / 1e6, 1),
             "stages": [],
         }
         for stage in stages:
-            r = run_stage(stage, src, folder, args.model, args.limit_s)
+            r = run_stage(stage, src, folder, args.model, args.limit_s, window_s, args.timeline_s)
             row["stages"].append(r)
             print(json.dumps({"case": case, **r}), flush=True)
             if not r["completed"]:
@@ -242,15 +273,29 @@ def main() -> None:
         results.append(row)
         for p in folder.glob("*.wav"):
             p.unlink()  # up to 350 MB each
+        _write(
+            args, results, started_load
+        )  # after every case: a long run stopped early keeps what it measured
+    print(f"wrote {args.out}")
+
+
+def _write(args: argparse.Namespace, results: list, started_load: tuple) -> None:
+    from pipeline.stages.transcribe import WINDOW_SECONDS
+
     report = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_at_start": started_load,
+            "load_average": os.getloadavg(),
+        },
+        "window_seconds_default": WINDOW_SECONDS,
         "model": args.model,
         "limit_s": args.limit_s,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class AudioFileError(ValueError):
     """The normalised audio cannot be read as 16 kHz samples; the message names the file."""
 
 
-def open_audio(path: Path) -> sf.SoundFile:
+def open_audio(path: str | Path) -> sf.SoundFile:
     """Open a 16 kHz audio file for block reads (use as a context manager)."""
     try:
         f = sf.SoundFile(str(path))
@@ -53,13 +53,13 @@ def read_frames(f: sf.SoundFile, start: int, frames: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def read_audio(path: Path) -> np.ndarray:
+def read_audio(path: str | Path) -> np.ndarray:
     """The whole file as mono float32. Memory grows with length: prefer windows for long files."""
     with open_audio(path) as f:
         return read_frames(f, 0, f.frames)
 
 
-def peak(path: Path, *, stop_at: float | None = None, block_seconds: float = BLOCK_SECONDS) -> float:
+def peak(path: str | Path, *, stop_at: float | None = None, block_seconds: float = BLOCK_SECONDS) -> float:
     """The largest absolute sample of the file, read one block at a time.
 
     With ``stop_at``, returns as soon as a block reaches it (enough to tell "not silent").
@@ -93,7 +93,7 @@ def quietest_point(audio: np.ndarray, frame: int, hop: int) -> int:
 
 
 def plan_windows(
-    path: Path,
+    path: str | Path,
     *,
     window_seconds: float = WINDOW_SECONDS,
     search_seconds: float = CUT_SEARCH_SECONDS,
@@ -109,7 +109,7 @@ def plan_windows(
         raise ValueError(
             f"search_seconds ({search_seconds}) must be above 0 and below window_seconds ({window_seconds})"
         )
-    limit = int(window_seconds * SAMPLE_RATE)
+    limit = window_seconds * SAMPLE_RATE  # float: inf means one window
     search = int(search_seconds * SAMPLE_RATE)
     frame = int(QUIET_FRAME_SECONDS * SAMPLE_RATE)
     hop = max(1, int(QUIET_HOP_SECONDS * SAMPLE_RATE))
@@ -121,11 +121,11 @@ def plan_windows(
             # An equal share of what is left, plus the search stretch (within the limit), so a
             # cut before the nominal end does not leave more than the remaining windows can hold.
             share = math.ceil(left / math.ceil(left / limit))
-            target = start + min(limit, share + search)
+            target = start + int(min(limit, share + search))
             lo = max(start + 1, target - search)
             cut = lo + quietest_point(read_frames(f, lo, target - lo), frame, hop)
             windows.append((start, cut))
             start = cut
         windows.append((start, total))
-    logger.debug("%s: %d window(s)", path.name, len(windows))
+    logger.debug("%s: %d window(s)", Path(path).name, len(windows))
     return windows

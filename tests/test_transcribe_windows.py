@@ -317,8 +317,20 @@ def test_progress_is_monotonic_over_the_whole_file(faster_runs):
         assert any(start < p < end for p in progress)
 
 
-def test_openai_engine_goes_through_the_windows_too(clip, tmp_path):
-    cfg = load_config(None, {"transcribe.model": "tiny.en", "transcribe.engine": "openai-whisper"}).transcribe
+@pytest.fixture
+def one_torch_thread():
+    """openai-whisper with one thread: with more, torch's OpenMP threads spin against the other
+    work on a loaded 2-core machine (this test took 180 s instead of 25 s)."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield 1
+    torch.set_num_threads(before)
+
+
+def test_openai_engine_goes_through_the_windows_too(clip, tmp_path, one_torch_thread):
+    overrides = {"transcribe.model": "tiny.en", "transcribe.engine": "openai-whisper"}
+    cfg = load_config(None, {**overrides, "transcribe.cpu_threads": one_torch_thread}).transcribe
     short = _wav(tmp_path / "short.wav", read_audio(clip)[: 70 * SR])
     engine, options = transcribe.get_engine(cfg), transcribe.decode_options(cfg)
     single = transcribe.transcribe_windows(engine, short, options)

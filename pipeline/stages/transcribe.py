@@ -241,8 +241,12 @@ def run(
     *,
     workers: int = 1,
     progress: Callable[[float], None] | None = None,
+    window_seconds: float = WINDOW_SECONDS,
 ) -> Transcript:
-    """Transcribe the interview's normalised audio, one window at a time; the caller writes the artefact."""
+    """Transcribe the interview's normalised audio, one window at a time; the caller writes the artefact.
+
+    ``window_seconds`` bounds the audio held and decoded at once (see :func:`transcribe_windows`).
+    """
     path = interview_dir / audio_info.normalized_path
     with open_audio(path) as f:
         frames = f.frames
@@ -271,7 +275,14 @@ def run(
     # depend on its thread count, which changed words between executors (Dask sets 1, a plain
     # process uses every core). Fixed at 1, the text does not depend on workers or threads.
     with threadpool_limits(limits=1, user_api="blas"):
-        windowed = transcribe_windows(engine, path, options, progress)
+        windowed = transcribe_windows(
+            engine,
+            path,
+            options,
+            progress,
+            window_seconds=window_seconds,
+            search_seconds=min(CUT_SEARCH_SECONDS, window_seconds / 4),
+        )
     result = windowed.result
     if len(windowed.windows) > 1:  # how a long file was cut; a short file's artefact is unchanged
         provenance["transcribe"]["windows"] = [[round(a, 3), round(b, 3)] for a, b in windowed.windows]
