@@ -64,3 +64,13 @@ class ASREngine(ABC):
         options: DecodeOptions,
         progress: ProgressCallback | None = None,
     ) -> EngineResult: ...
+
+
+def check_audio(audio: np.ndarray) -> np.ndarray:
+    """Validate the engine input: a 1-D float32 array at 16 kHz (other float dtypes are cast)."""
+    arr = np.asarray(audio)
+    if arr.ndim != 1:
+        raise EngineError(f"audio must be mono (1-D), got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise EngineError(f"audio must be float samples in [-1, 1], got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)

@@ -15,6 +15,7 @@ from pipeline.engines.base import (
     EngineError,
     EngineResult,
     ProgressCallback,
+    check_audio,
 )
 from pipeline.models import ModelError, resolve_model
 from pipeline.schema import Segment, Word
@@ -92,7 +93,7 @@ class FasterWhisperEngine(ASREngine):
         options: DecodeOptions,
         progress: ProgressCallback | None = None,
     ) -> EngineResult:
-        audio = _check_audio(audio)
+        audio = check_audio(audio)
         try:
             segments_iter, info = self._model.transcribe(
                 audio,
@@ -133,13 +134,3 @@ def _to_segment(idx: int, seg) -> Segment:
         if w.word.strip()
     ]
     return Segment(id=idx, start=float(seg.start), end=float(seg.end), text=seg.text.strip(), words=words)
-
-
-def _check_audio(audio: np.ndarray) -> np.ndarray:
-    """Validate the engine input: a 1-D float32 array at 16 kHz (other float dtypes are cast)."""
-    arr = np.asarray(audio)
-    if arr.ndim != 1:
-        raise EngineError(f"audio must be mono (1-D), got shape {arr.shape}")
-    if arr.dtype.kind != "f":
-        raise EngineError(f"audio must be float samples in [-1, 1], got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)

@@ -24,8 +24,8 @@ from pipeline.engines.base import (
     EngineError,
     EngineResult,
     ProgressCallback,
+    check_audio,
 )
-from pipeline.engines.faster import _check_audio
 from pipeline.models import ModelError, default_cache_dir, resolve_model
 from pipeline.schema import Segment, Word
 
@@ -109,7 +109,7 @@ class OpenAIWhisperEngine(ASREngine):
     ) -> EngineResult:
         import whisper
 
-        audio = _check_audio(audio)
+        audio = check_audio(audio)
         duration = len(audio) / SAMPLE_RATE
         if options.vad_filter:
             log.info("openai-whisper has no VAD; vad_filter ignored")
