@@ -419,6 +419,20 @@ class Coordinator:
             self._deidentifier = Deidentifier(self.config.deidentify)
         return self._deidentifier
 
+    def _warn_unmatched_overrides(self) -> None:
+        """Per-interview settings are keyed by id; say when a key matches no interview (not which:
+        a key made from a file name may hold a name)."""
+        ids = set(self.manifest.interviews)
+        for section in ("speakers", "deidentify"):
+            unmatched = sum(k not in ids for k in getattr(self.config, section).interviews)
+            if unmatched:
+                logger.warning(
+                    "%d key(s) under %s.interviews match no interview id of this output folder "
+                    "(`interview-pipeline status OUT` lists the ids); those settings are not used",
+                    unmatched,
+                    section,
+                )
+
     def _names_a_person(self, stem: str) -> bool:
         deid = self.config.deidentify
         known = [*deid.known_names, *(n for o in deid.interviews.values() for n in o.known_names)]
@@ -546,6 +560,7 @@ class Coordinator:
                 files, self.manifest, mode=self.config.run.ids, names_a_person=self._names_a_person
             )
             self.manifest.save()
+            self._warn_unmatched_overrides()
             bar = tqdm(total=len(jobs), desc="interviews", unit="file", disable=not self.progress)
             done: list[Outcome] = []
             if transcripts:

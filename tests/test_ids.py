@@ -103,3 +103,24 @@ def finds_person():
 )
 def test_which_file_names_name_a_person(finds_person, stem, known, expected):
     assert stem_names_a_person(stem, known, finds_person) is expected
+
+
+def test_a_per_interview_setting_for_no_interview_is_reported_without_its_key(tmp_path):
+    from pipeline.cli import main
+
+    src = tmp_path / "p07.txt"
+    src.write_text("Interviewer: Hello.\nParticipant: Hi, I live in Bristol.\n", encoding="utf-8")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "deidentify:\n  interviews:\n    p07: {known_names: [Bo]}\n    anna-jensen: {known_names: [Anna]}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["deidentify", str(src), "--out", str(out), "--config", str(cfg), "--no-progress"]) == 0
+    log = "".join(p.read_text(encoding="utf-8") for p in (out / "logs").glob("*.log"))
+    assert (
+        "1 key(s) under deidentify.interviews match no interview id of this output folder "
+        "(`interview-pipeline status OUT` lists the ids); those settings are not used"
+    ) in log
+    assert "speakers.interviews" not in log
+    assert "anna" not in log.lower()
