@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,7 +64,10 @@ def vad_model() -> Any:
 
 def _import_voice_encoder() -> type:
     try:
-        from resemblyzer import VoiceEncoder
+        with warnings.catch_warnings():
+            # webrtcvad's "pkg_resources is deprecated" warning is for its authors, not our users
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            from resemblyzer import VoiceEncoder
     except ModuleNotFoundError as e:
         if e.name != "pkg_resources":
             raise
