@@ -436,7 +436,8 @@ class Coordinator:
     def _names_a_person(self, stem: str) -> bool:
         deid = self.config.deidentify
         known = [*deid.known_names, *(n for o in deid.interviews.values() for n in o.known_names)]
-        return stem_names_a_person(stem, known, self._engine().finds_person)
+        # the detectors (spaCy, Presidio) load only if no known name settles it
+        return stem_names_a_person(stem, known, lambda text: self._engine().finds_person(text))
 
     def deidentify(self, interview_id: str) -> str:
         """Pseudonymise one interview's speaker-tagged transcript; returns 'run' or 'skipped'."""
@@ -530,6 +531,9 @@ class Coordinator:
         self.manifest.save()
 
     def _finish_one(self, outcome: Outcome) -> None:
+        from pipeline.deid.key import KeyFileError
+        from pipeline.review import ReviewError
+
         if outcome.status != "done":
             return
         try:
@@ -537,7 +541,7 @@ class Coordinator:
             (outcome.stages_run if step == "run" else outcome.stages_skipped).append("deidentify")
         except Exception as e:
             outcome.status, outcome.failed_stage = "failed", "deidentify"
-            if isinstance(e, (ValueError, StoreError, SchemaError)):  # ours: ids, paths, counts
+            if isinstance(e, (StoreError, SchemaError, KeyFileError, ReviewError)):  # ours: ids, paths
                 outcome.error = f"{outcome.interview_id}: deidentify failed ({type(e).__name__}: {e})"
             else:
                 log_failure(logger, "%s: deidentify failed", outcome.interview_id, exc=e)

@@ -273,6 +273,14 @@ def test_enrolled_interviewer_voice_is_recognised_in_another_interview(interview
     interviewer = [s.id for s in out.speakers if s.role == "interviewer"]
     assert out.provenance["speakers"]["interviewer_rule"] == "voice_sample"
     assert len(interviewer) == 1
+    # the same voice as a 44.1 kHz MP3 (decoded as ingest decodes recordings) is recognised too
+    mp3 = tmp_path / "interviewer.mp3"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(sample), "-ar", "44100", str(mp3)], check=True
+    )
+    out_mp3 = stage.run(tr, info2, rdir2, config.model_copy(update={"interviewer_sample": mp3}))
+    assert out_mp3.provenance["speakers"]["interviewer_rule"] == "voice_sample"
+    assert [s.id for s in out_mp3.speakers if s.role == "interviewer"] == interviewer
     words = [w for s in out.segments for w in s.words if w.speaker == interviewer[0]]
     assert words and all(
         any(

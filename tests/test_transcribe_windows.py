@@ -196,21 +196,13 @@ def test_a_given_language_is_passed_to_every_window(layered):
     assert [lang for _, lang, _ in engine.calls] == ["da"] * 3 and out.result.language == "da"
 
 
-@pytest.mark.parametrize(
-    ("carry", "condition", "expected"),
-    [
-        (False, True, ["P", "P", "P"]),  # each window starts as a file of its own
-        (True, True, ["P", "P", "P w1"]),  # the faint window gave no text to carry
-        (True, False, ["P", None, None]),  # as in one pass: only the start gets the prompt
-    ],
-)
-def test_prompts_per_window(layered, carry, condition, expected):
+@pytest.mark.parametrize("condition", [True, False])
+def test_every_decoded_window_gets_the_initial_prompt(layered, condition):
+    """Each window is decoded as a file of its own: the prompt, never the previous window's text."""
     engine = RecordingEngine()
     options = DecodeOptions(language="en", initial_prompt="P", condition_on_previous_text=condition)
-    transcribe.transcribe_windows(
-        engine, layered, options, window_seconds=30, search_seconds=5, carry_text=carry
-    )
-    assert [p for _, _, p in engine.calls] == expected
+    transcribe.transcribe_windows(engine, layered, options, window_seconds=30, search_seconds=5)
+    assert [p for _, _, p in engine.calls] == ["P", "P", "P"]
 
 
 # ---------------------------------------------------------------------------------------------

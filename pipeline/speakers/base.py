@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from pipeline.audio import SAMPLE_RATE
 from pipeline.speakers.config import ResolvedSpeakers, SpeakersConfig
 
-SAMPLE_RATE = 16000
 BLOCK_SECONDS = 600.0  # the longest stretch of samples a back-end holds at once (38 MB of mono float32)
 
 
@@ -134,8 +134,8 @@ def open_samples(path: Path) -> Iterator[Samples]:
 class AudioInput:
     """The audio a back-end may use: mono always, the original channels when the recording had several.
 
-    Back-ends read it block by block (``open_mono``, ``open_channels``); ``mono()`` and
-    ``channels()`` load whole files (memory grows with length; kept for short clips and tools).
+    Back-ends read it block by block (``open_mono``, ``open_channels``), so memory does not grow with
+    the recording's length.
     """
 
     mono_path: Path
@@ -154,16 +154,6 @@ class AudioInput:
             return
         with open_samples(self.channels_path) as src:
             yield src if src.channels > 1 else None
-
-    def mono(self) -> np.ndarray:
-        return load_wav(self.mono_path, mono=True)
-
-    def channels(self) -> np.ndarray | None:
-        """(samples, channels) float32, or None when there is no multi-channel copy."""
-        if self.channels_path is None:
-            return None
-        x = load_wav(self.channels_path, mono=False)
-        return x if x.shape[1] > 1 else None
 
 
 def load_wav(path: Path, mono: bool) -> np.ndarray:

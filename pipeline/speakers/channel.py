@@ -134,29 +134,20 @@ def separation_from(db: np.ndarray, corr: np.ndarray, cfg: ChannelConfig) -> dic
     return {k: round(float(v), 4) if isinstance(v, float) else v for k, v in worst.items()}
 
 
-def separation_stats(
-    x: np.ndarray | Samples, cfg: ChannelConfig, block_seconds: float | None = None
-) -> dict[str, float]:
-    """The three measures of the auto-detection rule, worst pair of channels."""
-    return separation_from(*scan_channels(x, cfg.frame_seconds, block_seconds), cfg)
-
-
-def _separate(s: dict[str, float], cfg: ChannelConfig) -> bool:
-    return (
+def channels_are_separate(
+    x: np.ndarray | Samples | None, cfg: ChannelConfig, block_seconds: float | None = None
+) -> tuple[bool, dict[str, float]]:
+    """The ``auto`` rule: whether every pair of channels holds a different voice; and its measures."""
+    if x is None or (x.channels if isinstance(x, Samples) else (x.shape[1] if x.ndim == 2 else 1)) < 2:
+        return False, {}
+    s = separation_from(*scan_channels(x, cfg.frame_seconds, block_seconds), cfg)
+    separate = (
         s["active_frames"] > 0
         and s["waveform_correlation"] < cfg.max_correlation
         and s["envelope_correlation"] < cfg.max_envelope_correlation
         and s["dominant_fraction"] >= cfg.min_dominant_fraction
     )
-
-
-def channels_are_separate(
-    x: np.ndarray | Samples | None, cfg: ChannelConfig, block_seconds: float | None = None
-) -> tuple[bool, dict[str, float]]:
-    if x is None or (x.channels if isinstance(x, Samples) else (x.shape[1] if x.ndim == 2 else 1)) < 2:
-        return False, {}
-    s = separation_stats(x, cfg, block_seconds)
-    return _separate(s, cfg), s
+    return separate, s
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

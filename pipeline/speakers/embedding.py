@@ -110,12 +110,6 @@ def speech_gain(src: Samples, regions: list[Span], target_dbfs: float) -> np.flo
     return np.float32(10 ** (target_dbfs / 20) / rms)
 
 
-def level(audio: np.ndarray, regions: list[Span], target_dbfs: float) -> np.ndarray:
-    """Scale so that the speech has ``target_dbfs`` RMS."""
-    gain = speech_gain(Samples.of_array(audio), regions, target_dbfs)
-    return audio if gain is None else (audio * gain).astype(np.float32, copy=False)
-
-
 def speech_probabilities(src: Samples, block: int) -> np.ndarray:
     """Silero probabilities per 32 ms frame, reading ``block`` samples (a multiple of 512) at a time."""
     return models.speech_probabilities_blocks((x for _, x in src.blocks(block)), src.frames)

@@ -62,7 +62,11 @@ def _ffmpeg() -> str:
     return AudioSegment.converter or "ffmpeg"
 
 
-def _convert(src: Path, dest: Path, channels: int | None, timeout: float) -> None:
+def convert(src: Path, dest: Path, channels: int | None, timeout: float) -> None:
+    """Decode ``src`` with ffmpeg into a 16 kHz 16-bit WAV ``dest`` (``channels``: None keeps them).
+
+    Raises ``InputError`` naming ``src`` (not decodable, too slow) or ``StoreError`` (disk full).
+    """
     args = [
         _ffmpeg(),
         "-nostdin",
@@ -111,7 +115,7 @@ def run(source: str | Path, interview_id: str, interview_dir: Path, config: Inge
 
     normalized = interview_dir / NORMALIZED_NAME
     with atomic_path(normalized) as tmp:
-        _convert(src, tmp, 1, config.ffmpeg_timeout_s)
+        convert(src, tmp, 1, config.ffmpeg_timeout_s)
         frames = sf.info(str(tmp)).frames
     duration = frames / SAMPLE_RATE
     if duration < MIN_DURATION_S:
@@ -127,7 +131,7 @@ def run(source: str | Path, interview_id: str, interview_dir: Path, config: Inge
     channels_path = interview_dir / CHANNELS_NAME
     if channels > 1 and config.keep_channels:
         with atomic_path(channels_path) as tmp:
-            _convert(src, tmp, None, config.ffmpeg_timeout_s)
+            convert(src, tmp, None, config.ffmpeg_timeout_s)
         channels_rel = CHANNELS_NAME
     else:
         channels_path.unlink(missing_ok=True)

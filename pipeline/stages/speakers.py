@@ -65,7 +65,7 @@ def _voiceprint(path: Path, config: SpeakersConfig) -> np.ndarray | None:
 @contextmanager
 def _open_any(path: Path) -> Iterator[Samples]:
     """A voice sample as 16 kHz samples read block by block: a 16 kHz file libsndfile reads directly
-    (channels averaged), others decoded by ffmpeg to a mono float WAV in a temporary folder."""
+    (channels averaged), others decoded as ingest decodes recordings, into a temporary folder."""
     try:
         with open_samples(path):
             readable = True
@@ -75,16 +75,16 @@ def _open_any(path: Path) -> Iterator[Samples]:
         with open_samples(path) as src:
             yield src
         return
-    import subprocess
     import tempfile
+
+    from pipeline.stages.ingest import InputError, convert
+    from pipeline.store import StoreError
 
     with tempfile.TemporaryDirectory(prefix="voice-sample-") as tmp:
         wav = Path(tmp) / "sample.wav"
-        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-ac", "1", "-ar", "16000"]
-        cmd += ["-c:a", "pcm_f32le", str(wav)]
         try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-        except (OSError, subprocess.SubprocessError) as e:
+            convert(path, wav, 1, timeout=600)  # the decoding every recording goes through
+        except (InputError, StoreError) as e:
             raise SpeakersError(f"interviewer_sample {path.name}: cannot decode ({type(e).__name__})") from e
         with open_samples(wav) as src:
             yield src

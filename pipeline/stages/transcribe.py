@@ -29,7 +29,6 @@ from pipeline.audio import (
     open_audio,
     peak,
     plan_windows,
-    read_audio,
     read_frames,
 )
 from pipeline.config import TranscribeConfig
@@ -41,7 +40,6 @@ logger = logging.getLogger(__name__)
 OUTPUT_NAME = "transcript.asr.json"
 SILENCE_PEAK = 1e-4  # below this peak amplitude (of 1.0) a file is treated as silence
 STAGE_VERSION = 1
-PROMPT_WORDS = 200  # with carry_text: words carried into the next window's prompt
 
 _ENGINES: dict[tuple, ASREngine] = {}
 
@@ -91,11 +89,6 @@ def decode_options(config: TranscribeConfig) -> DecodeOptions:
     )
 
 
-def load_audio(path: Path) -> np.ndarray:
-    """The whole normalised file as mono float32 (memory grows with length; :func:`run` reads windows)."""
-    return read_audio(path)
-
-
 @dataclass
 class WindowedResult:
     """An engine's result over a whole file decoded window by window, and the windows (seconds)."""
@@ -125,7 +118,6 @@ def transcribe_windows(
     *,
     window_seconds: float = WINDOW_SECONDS,
     search_seconds: float = CUT_SEARCH_SECONDS,
-    carry_text: bool = False,
 ) -> WindowedResult:
     """Decode a 16 kHz file with ``engine``, holding one window (at most ``window_seconds``) at a time.
 
@@ -134,15 +126,12 @@ def transcribe_windows(
     decoded as a file of its own with the same options (``initial_prompt`` included); its times
     are shifted by the window's start and kept within the window, segment ids renumbered. With
     ``language=None`` the language is detected on the first window that yields speech and reused
-    for the rest. Windows of digital silence (peak
-    below ``SILENCE_PEAK``) are not decoded. ``progress`` gets increasing seconds of the file.
+    for the rest. Windows of digital silence (peak below ``SILENCE_PEAK``) are not decoded.
+    ``progress`` gets increasing seconds of the file.
 
-    ``carry_text=True`` mimics a single pass across the cuts instead: with
-    ``condition_on_previous_text`` the next window's prompt is the end of the text so far (the
-    engines keep its last 223 tokens), without it only the first decoded window gets
-    ``initial_prompt``. It is off by default: as a plain-text prompt (no timestamp tokens) the
-    carried text made tiny.en write 20-30 s segments and decode 1.4-1.8x slower, for no better WER
-    (docs/long_audio.md).
+    The previous window's text is not carried into the next window's prompt: as a plain-text
+    prompt (no timestamp tokens) it made tiny.en write 20-30 s segments and decode 1.4-1.8x
+    slower, for no better WER (docs/long_audio.md).
     """
     windows = plan_windows(path, window_seconds=window_seconds, search_seconds=search_seconds)
     spans = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in windows]
@@ -153,17 +142,14 @@ def transcribe_windows(
         segments: list[Segment] = []
         language, probability = options.language, None
         decoded: EngineResult | None = None
-        carried, skipped = options.initial_prompt or "", 0
+        skipped = 0
         for (a, b), (start, end) in zip(windows, spans, strict=True):
             audio = read_frames(f, a, b - a)
             if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
                 skipped += 1
                 report(end)
                 continue
-            prompt = options.initial_prompt
-            if carry_text and decoded is not None:
-                prompt = (carried or None) if options.condition_on_previous_text else None
-            opts = replace(options, language=language, initial_prompt=prompt)
+            opts = replace(options, language=language)
             length = end - start
 
             def shifted(t: float, start: float = start, length: float = length) -> None:
@@ -176,8 +162,6 @@ def transcribe_windows(
                 language, probability = res.language, res.language_probability
             first_id = len(segments)
             segments += [_shift(seg, first_id + i, start, end) for i, seg in enumerate(res.segments)]
-            if carry_text:
-                carried = _tail_words(" ".join([carried, *(s.text for s in res.segments)]), PROMPT_WORDS)
             logger.debug("window %.1f-%.1f s: %d segments", start, end, len(res.segments))
         report(spans[-1][1])
     if decoded is None:
@@ -200,10 +184,6 @@ def _shift(seg: Segment, idx: int, start: float, end: float) -> Segment:
 
     words = [Word(start=t(w.start), end=t(w.end), text=w.text, probability=w.probability) for w in seg.words]
     return Segment(id=idx, start=t(seg.start), end=t(seg.end), text=seg.text, words=words)
-
-
-def _tail_words(text: str, n: int) -> str:
-    return " ".join(text.split()[-n:]) if n > 0 else ""
 
 
 def apply_verbatim(segments: list[Segment], config: TranscribeConfig) -> list[Segment]:
