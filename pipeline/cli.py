@@ -211,8 +211,40 @@ def cmd_apply_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pipeline.doctor import report, run_checks
+
+    checks = run_checks(_config(args), args.out)
+    print(report(checks))
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" once, only for an option with a default of its own that its help does not
+    already state (options whose default comes from the configuration say so in their help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default in (None, False, 0, argparse.SUPPRESS)
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _from_config(key: str, none: str = "none") -> str:
+    """"(default: X, from the configuration)" for a dotted configuration key."""
+    value: object = PipelineConfig()
+    for part in key.split("."):
+        value = getattr(value, part)
+    shown = none if value in (None, 0) else value
+    return f"(default: {shown}; configuration key {key})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
     p = argparse.ArgumentParser(
         prog="interview-pipeline",
         description="Transcribe, speaker-tag and pseudonymise research interviews, offline. "
@@ -247,21 +279,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--engine",
         choices=["faster-whisper", "openai-whisper"],
-        help="speech recognition engine (default from config: faster-whisper)",
+        help=f"speech recognition engine {_from_config('transcribe.engine')}",
     )
     r.add_argument(
         "--model",
-        help="tiny.en or base offline; a model folder; a hub name with network (default from config: base)",
+        help="tiny.en or base offline; a model folder; a hub name with network "
+        + _from_config("transcribe.model"),
     )
-    r.add_argument("--language", help="language code such as en or da (default: detect)")
-    r.add_argument("--speakers", type=int, metavar="N", help="number of speakers, when known")
     r.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: from cores and memory)"
+        "--language",
+        help="language code such as en or da " + _from_config("transcribe.language", "detect per file"),
+    )
+    r.add_argument(
+        "--speakers",
+        type=int,
+        metavar="N",
+        help="number of speakers, when known " + _from_config("speakers.num_speakers", "estimate"),
+    )
+    r.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes " + _from_config("run.workers", "from cores and memory"),
     )
     r.add_argument(
         "--executor",
         choices=["local", "dask", "dask-local"],
-        help="where the audio stages run (default: local)",
+        help="where the audio stages run " + _from_config("run.executor"),
     )
     r.add_argument(
         "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (with --executor dask)"
@@ -316,6 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("decisions", type=Path, metavar="DECISIONS_JSON")
     common(ar)
     ar.set_defaults(func=cmd_apply_review)
+
+    dr = sub.add_parser(
+        "doctor",
+        help="check this installation (Python, ffmpeg, models, disk, cores, memory, engine); "
+        "paste the output into a support request",
+        formatter_class=fmt,
+        description="One screen on what a run would use. Reads no recording; shows no file names.",
+    )
+    dr.add_argument("--config", metavar="FILE", help="YAML configuration to check (see configs/default.yaml)")
+    dr.add_argument("--out", type=Path, metavar="OUT", help="output folder whose free disk space to check")
+    dr.set_defaults(func=cmd_doctor)
     return p
 
 

@@ -1,13 +1,18 @@
 """Ingest: decode any recording ffmpeg reads into a normalised 16 kHz mono WAV.
 
-pydub finds ffmpeg/ffprobe and probes the file; the conversion itself streams through ffmpeg so
-memory stays flat however long the recording is. The original channels are kept in a second
+ffmpeg and ffprobe are taken from PATH; where there is no ffmpeg on PATH, the one shipped inside the
+``imageio-ffmpeg`` wheel is used (no download, no system package needed), and where there is no
+ffprobe the file is probed with ffmpeg itself. The conversion streams through ffmpeg so memory stays
+flat however long the recording is. The original channels are kept in a second
 16 kHz WAV when there is more than one, so a later stage can tag speakers by channel.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,9 +37,34 @@ class InputError(ValueError):
     """A source recording cannot be used; the message names the file and the reason in one line."""
 
 
+def ffmpeg_tools() -> tuple[str, str | None, str]:
+    """``(ffmpeg, ffprobe or None, where they come from)``: PATH first, else imageio-ffmpeg's binary."""
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path, shutil.which("ffprobe"), "PATH"
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe(), None, "imageio-ffmpeg"
+    except (ImportError, RuntimeError) as e:
+        raise InputError(
+            "no ffmpeg found: none on PATH and the imageio-ffmpeg package has none "
+            f"({type(e).__name__}); reinstall interview-pipeline or install ffmpeg"
+        ) from e
+
+
+def _ffmpeg() -> str:
+    return ffmpeg_tools()[0]
+
+
 def _probe(path: Path) -> dict:
+    ffmpeg, ffprobe, _ = ffmpeg_tools()
+    if ffprobe is None:
+        return _probe_with_ffmpeg(path, ffmpeg)
+    from pydub import AudioSegment
     from pydub.utils import mediainfo_json
 
+    AudioSegment.converter, AudioSegment.ffprobe = ffmpeg, ffprobe  # pydub's own look-up warns
     try:
         info = mediainfo_json(str(path), read_ahead_limit=-1)
     except Exception as e:  # pydub raises bare exceptions and JSON errors for non-media files
@@ -43,6 +73,31 @@ def _probe(path: Path) -> dict:
     if not streams:
         raise InputError(f"{path}: no audio stream (not an audio or video file ffmpeg can read)")
     return {"format": info.get("format", {}), "stream": streams[0]}
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+def _probe_with_ffmpeg(path: Path, ffmpeg: str) -> dict:
+    """ffprobe's answer without ffprobe: ffmpeg decodes a few ms of the first audio stream to a WAV
+    on stdout (its header gives the channels and rate) and prints the container's duration."""
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-i", str(path), "-vn", "-map", "0:a:0", "-t", "0.05"]
+    proc = subprocess.run([*args, "-f", "wav", "-"], capture_output=True, timeout=120, check=False)
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0 or not proc.stdout:
+        if "matches no streams" in err:
+            raise InputError(f"{path}: no audio stream (not an audio or video file ffmpeg can read)")
+        raise InputError(f"{path}: not an audio or video file ffmpeg can read (exit status {proc.returncode})")
+    try:
+        head = sf.info(io.BytesIO(proc.stdout))
+    except RuntimeError as e:
+        raise InputError(f"{path}: not an audio or video file ffmpeg can read ({type(e).__name__})") from e
+    fmt = {}
+    m = _DURATION.search(err)
+    if m:
+        fmt["duration"] = str(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
+    stream = {"codec_type": "audio", "channels": head.channels, "sample_rate": str(head.samplerate)}
+    return {"format": fmt, "stream": stream}
 
 
 def _declared_duration(probe: dict) -> float | None:
@@ -54,12 +109,6 @@ def _declared_duration(probe: dict) -> float | None:
         if d > 0:
             return d
     return None
-
-
-def _ffmpeg() -> str:
-    from pydub import AudioSegment
-
-    return AudioSegment.converter or "ffmpeg"
 
 
 def convert(src: Path, dest: Path, channels: int | None, timeout: float) -> None:
