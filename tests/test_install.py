@@ -26,9 +26,16 @@ def _env_without_ffmpeg(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PATH": str(empty), "PYTHONPATH": str(REPO)}
 
 
-def _cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def _cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "pipeline", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -59,7 +66,9 @@ def test_probe_with_ffmpeg_agrees_with_ffprobe(tmp_path, name, make):
     without = ingest._probe_with_ffmpeg(src, imageio_ffmpeg.get_ffmpeg_exe())
     assert without["stream"]["channels"] == with_ffprobe["stream"]["channels"]
     assert int(without["stream"]["sample_rate"]) == int(with_ffprobe["stream"]["sample_rate"])
-    assert ingest._declared_duration(without) == pytest.approx(ingest._declared_duration(with_ffprobe), rel=0.01)
+    assert ingest._declared_duration(without) == pytest.approx(
+        ingest._declared_duration(with_ffprobe), rel=0.01
+    )
 
 
 def test_probe_with_ffmpeg_refuses_what_is_not_audio(tmp_path):
@@ -88,8 +97,11 @@ def test_run_on_the_sample_interviews_without_ffmpeg_on_path(tmp_path):
     (inputs / "notes.mp3").write_text("not audio\n" * 50)
     sf.write(inputs / "zero.wav", np.zeros(0, dtype="int16"), 16000)
     out = tmp_path / "out"
-    p = _cli(["run", str(inputs), "--out", str(out), "--model", "tiny.en", "--no-progress"],
-             _env_without_ffmpeg(tmp_path), tmp_path)
+    p = _cli(
+        ["run", str(inputs), "--out", str(out), "--model", "tiny.en", "--no-progress"],
+        _env_without_ffmpeg(tmp_path),
+        tmp_path,
+    )
     assert p.returncode == 1, p.stderr[-2000:]  # the two bad files fail, the rest is done
     assert "2 done, 2 failed" in p.stdout
     assert "notes.mp3: not an audio or video file ffmpeg can read" in p.stdout

@@ -87,7 +87,9 @@ def _probe_with_ffmpeg(path: Path, ffmpeg: str) -> dict:
     if proc.returncode != 0 or not proc.stdout:
         if "matches no streams" in err:
             raise InputError(f"{path}: no audio stream (not an audio or video file ffmpeg can read)")
-        raise InputError(f"{path}: not an audio or video file ffmpeg can read (exit status {proc.returncode})")
+        raise InputError(
+            f"{path}: not an audio or video file ffmpeg can read (exit status {proc.returncode})"
+        )
     try:
         head = sf.info(io.BytesIO(proc.stdout))
     except RuntimeError as e:
