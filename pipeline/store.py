@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -23,6 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: the output lock goes through the filelock package
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -210,29 +214,55 @@ class Layout:
 class OutputLock:
     """An exclusive lock on an output folder, so two runs never write the same outputs.
 
-    Uses ``flock`` on ``OUT/.lock``: the kernel releases it when the holder dies, even by SIGKILL.
+    ``flock`` on ``OUT/.lock``, which holds the holder's pid (Linux, macOS); where there is no
+    ``fcntl`` (Windows) the ``filelock`` package locks ``OUT/.lock`` and the pid goes to
+    ``OUT/.lock.pid``. Either way the operating system releases the lock when the holder dies, even
+    by SIGKILL, and a second lock on the same folder is refused, in another process or this one.
     """
 
     def __init__(self, out: str | Path):
         self.layout = Layout(out)
         self._fd: int | None = None
+        self._portable: Any = None
+
+    def _refuse(self, holder: str) -> LockedError:
+        return LockedError(
+            f"{self.layout.out}: another run (pid {holder or 'unknown'}) is writing this output folder; "
+            "wait for it to finish or choose another --out"
+        )
 
     def acquire(self) -> OutputLock:
         ensure_dir(self.layout.out)
         path = self.layout.lock_path
+        if fcntl is None:
+            return self._acquire_portable(path)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             os.close(fd)
-            raise LockedError(
-                f"{self.layout.out}: another run (pid {holder}) is writing this output folder; "
-                "wait for it to finish or choose another --out"
-            ) from None
+            raise self._refuse(holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+        return self
+
+    def _acquire_portable(self, path: Path) -> OutputLock:
+        import filelock
+
+        lock = filelock.FileLock(str(path), timeout=0)
+        pid_path = path.with_name(path.name + ".pid")
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            try:
+                holder = pid_path.read_text(encoding="ascii").strip()
+            except OSError:
+                holder = ""
+            raise self._refuse(holder) from None
+        pid_path.write_text(str(os.getpid()), encoding="ascii")
+        self._portable = lock
         return self
 
     def release(self) -> None:
@@ -240,6 +270,9 @@ class OutputLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        if self._portable is not None:
+            self._portable.release()
+            self._portable = None
 
     def __enter__(self) -> OutputLock:
         return self.acquire()

@@ -171,3 +171,33 @@ def test_help_states_each_default_once_from_the_configuration():
     assert f"(default: {defaults.transcribe.engine}; configuration key transcribe.engine)" in run
     assert f"(default: {defaults.run.executor}; configuration key run.executor)" in run
     assert run.count("(default:") == 6
+
+
+def test_output_lock_without_fcntl_goes_through_filelock(monkeypatch, tmp_path):
+    """The lock as it works where there is no fcntl (Windows): refused in this process and in another,
+    naming the holder's pid; released when the holder is killed."""
+    from pipeline import store
+
+    monkeypatch.setattr(store, "fcntl", None)
+    with store.OutputLock(tmp_path):
+        with pytest.raises(store.LockedError, match=rf"another run \(pid {os.getpid()}\)"):
+            store.OutputLock(tmp_path).acquire()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pipeline import store; store.fcntl = None; "
+            f"lock = store.OutputLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(store.LockedError, match=rf"pid {holder.pid}\)"):
+            store.OutputLock(tmp_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    store.OutputLock(tmp_path).acquire().release()
