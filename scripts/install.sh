@@ -36,6 +36,11 @@ apt_install() {
 command -v "$PY" >/dev/null || { say "no '$PY' found; set PYTHON to a Python 3.10-3.13 interpreter"; exit 1; }
 "$PY" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 13)))' \
   || { say "$("$PY" -V 2>&1) is not supported: use Python 3.10 to 3.13 (set PYTHON=...)"; exit 1; }
+same_python() { [ "$("$VENV/bin/python" -c 'import sys; print(sys.version)' 2>/dev/null)" = "$("$PY" -c 'import sys; print(sys.version)')" ]; }
+if [ -x "$VENV/bin/python" ] && ! same_python; then
+  say "$VENV was made with another Python than $PY; making it again"
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pip' 2>/dev/null; then
   rm -rf "$VENV"
   if ! "$PY" -m venv "$VENV" 2>/dev/null; then
