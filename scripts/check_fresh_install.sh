@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shows that the README's commands work on a clean checkout with a given Python: a fresh `git clone`
-# of this repository (its committed HEAD) into a temporary folder, then exactly
+# of this repository (its committed HEAD) into a temporary folder, then
 #   1. bash scripts/install.sh && .venv/bin/interview-pipeline run audio_samples/ --out out/
+#      (the two halves timed apart; --no-progress added)
 #      (checked: transcripts, pseudonymised exports, the QDPX project, a review page)
 #   2. bash scripts/test.sh TESTS      (the fast tests below; --full: the whole suite)
 #   3. with --wheel: the built wheel installed (not editable) into a second fresh environment, run on
@@ -29,9 +30,13 @@ git clone -q "$REPO" "$WORK/repo"
 cd "$WORK/repo"
 
 step "1. README command 1 with $("$PY" -V 2>&1) ($PY)"
-PYTHON=$PY bash scripts/install.sh && .venv/bin/interview-pipeline run audio_samples/ --out out/ --no-progress
+t0=$SECONDS
+PYTHON=$PY bash scripts/install.sh
+t1=$SECONDS
+.venv/bin/interview-pipeline run audio_samples/ --out out/ --no-progress
+echo "install.sh: $(( t1 - t0 )) s; run on the sample interviews: $(( SECONDS - t1 )) s"
 for f in out/restricted/interview-01/transcript.json out/restricted/interview-02/transcript.json \
-  out/shareable/interview-01/transcript.json out/shareable/interview-02/transcript.docx out/shareable/project.qdpx; do
+  out/shareable/interview-01/transcript.json out/shareable/interview-02/interview-02.docx out/shareable/project.qdpx; do
   [ -s "$f" ] || { echo "missing after command 1: $f" >&2; exit 1; }
 done
 .venv/bin/interview-pipeline review out/ >/dev/null
