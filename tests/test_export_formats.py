@@ -340,7 +340,11 @@ NASTY = [
     ("formula-at", "@SUM(1,2)", "@SUM(1,2)"),
     ("formula-tab", "\t=1+1", "=1+1"),
     ("formula-cr", "\r=1+1", "=1+1"),
-    ("stamp-like", "at [00:01:02] and {00:00:03} and #00:00:04.5#", "at [00:01:02] and {00:00:03} and #00:00:04.5#"),
+    (
+        "stamp-like",
+        "at [00:01:02] and {00:00:03} and #00:00:04.5#",
+        "at [00:01:02] and {00:00:03} and #00:00:04.5#",
+    ),
 ]
 
 
@@ -373,7 +377,9 @@ def test_text_that_breaks_formats_survives(fmt, case, text, line):
     data = render(fmt, t)
     got = read_back(fmt, data, t)
     if fmt == "csv":
-        want_text = csv_shown({"control-chars": "bell end vt"}.get(case, text))  # controls go, formulas defused
+        want_text = csv_shown(
+            {"control-chars": "bell end vt"}.get(case, text)
+        )  # controls go, formulas defused
         want = [Unit(0.0, 1.0, "Interviewer", "Before we start."), Unit(1.26, 2.34, "Participant", want_text)]
         want.append(Unit(2.5, 3.05, "Interviewer", "And after."))
     else:
@@ -389,7 +395,9 @@ def test_json_keeps_text_that_breaks_formats_exactly(case, text, line):
 
 
 @pytest.mark.parametrize("fmt", ["txt", "maxqda"])
-@pytest.mark.parametrize("fake", ["[00:00:05]", "[05:00]", "{00:00:05}", "#00:00:05.0#", "#00:00:05-0#", "[00.00.05]"])
+@pytest.mark.parametrize(
+    "fake", ["[00:00:05]", "[05:00]", "{00:00:05}", "#00:00:05.0#", "#00:00:05-0#", "[00.00.05]"]
+)
 def test_text_that_looks_like_a_time_stamp_is_defused(fmt, fake):
     t = nasty_transcript(f"see {fake} here")
     data = render(fmt, t).decode("utf-8-sig")

@@ -121,7 +121,9 @@ class _Source:
         t = self.transcript
         out: dict[str, str] = {}
         for ln, _, _ in self.laid.spans:
-            out.setdefault(self.case_guid(ln.speaker_id), f"{t.speaker_label(ln.speaker_id)} ({t.interview_id})")
+            out.setdefault(
+                self.case_guid(ln.speaker_id), f"{t.speaker_label(ln.speaker_id)} ({t.interview_id})"
+            )
         return out
 
     def code_selection(self, el: etree._Element, line: Line, sel_guid: str) -> None:
