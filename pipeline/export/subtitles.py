@@ -8,26 +8,34 @@ non-ASCII text as UTF-8 instead of cp1252. Both formats allow it.
   ``hh:mm:ss,mmm``.
 * ``vtt`` — plain cue text ``Speaker: text`` (no ``<v>`` voice span: Taguette and other importers
   show voice tags literally). WebVTT reserves ``<`` and ``&``: ``<`` is written ``&lt;``, ``&`` is
-  written ``&amp;`` where it could start a character reference (before a letter, digit or ``#``),
-  and ``-->`` becomes ``--&gt;``; everything else is kept. Times ``hh:mm:ss.mmm``.
+  written ``&amp;`` only where a WebVTT (HTML) parser would read a character reference (``&amp``,
+  ``&lt;``, ``&#38;``, ``&copy`` ...; not ``R&D`` or ``Q&A``), and ``-->`` becomes ``--&gt;``;
+  everything else is kept, so importers that do not decode references (Taguette) show the text as
+  spoken except for ``<`` and ``-->``. Times ``hh:mm:ss.mmm``.
 
 Cue text is one line (line breaks would end a cue early). Empty segments keep their cue (speaker only).
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 from pipeline.export.base import InterviewWriter, hms_millis, lines
 from pipeline.schema import Transcript
 
 BOM = "\ufeff"
-_AMP_REFERENCE = re.compile(r"&(?=[A-Za-z0-9#])")
+_REFERENCE_LIKE = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9A-Fa-f]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+
+
+def _escape_reference(m: re.Match) -> str:
+    # html.unescape applies HTML's rules (the ones WebVTT's parser uses), legacy names included.
+    return "&amp;" + m.group()[1:] if html.unescape(m.group()) != m.group() else m.group()
 
 
 def vtt_escape(text: str) -> str:
-    """WebVTT cue text for ``text``: only what the WebVTT parser would read as markup is escaped."""
-    text = _AMP_REFERENCE.sub("&amp;", text)
+    """WebVTT cue text for ``text``: only what a WebVTT parser would read as markup is escaped."""
+    text = _REFERENCE_LIKE.sub(_escape_reference, text)
     return text.replace("<", "&lt;").replace("-->", "--&gt;")
 
 
