@@ -40,13 +40,11 @@ TAG_PKGS=("taguette>=1.5,<2")
 if venv "$ROOT/taguette-venv" "v1 ${TAG_PKGS[*]}" "${TAG_PKGS[@]}"; then ok=1
 else echo "install_clients: taguette failed to install; its tests will skip" >&2; fi
 
+apt_calibre() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends calibre >/dev/null; }
 if ! command -v ebook-convert >/dev/null && [[ -z "${INSTALL_CLIENTS_NO_APT:-}" ]] && command -v apt-get >/dev/null; then
-  echo "install_clients: installing calibre (Taguette's converter)"
-  if [[ ! -d /var/lib/apt/lists/partial || -z "$(ls /var/lib/apt/lists 2>/dev/null | grep -v partial)" ]]; then
-    apt-get update -qq || true
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends calibre >/dev/null \
-    || echo "install_clients: calibre failed to install; Taguette's tests will skip" >&2
+  echo "install_clients: installing calibre (Taguette's converter for .txt/.docx)"
+  apt_calibre || { apt-get update -qq && apt_calibre; } \
+    || echo "install_clients: calibre failed to install; Taguette's .txt/.docx tests will skip" >&2
 fi
 
 [[ $ok == 1 ]]

@@ -70,7 +70,7 @@ def sample_interviews() -> list[Transcript]:
 def client_python(venv: str, what: str) -> Path:
     py = CLIENTS / venv / "bin" / "python"
     if not py.exists():
-        pytest.skip(f"{what} is not installed: run scripts/install_clients.sh (looked for {py})")
+        pytest.skip(f"not installed: {what}; run scripts/install_clients.sh (looked for {py})")
     return py
 
 
