@@ -116,14 +116,22 @@ class _Source:
         t = self.transcript
         return guid("case", t.interview_id, speaker_id, t.speaker_label(speaker_id))
 
+    def case_name(self, speaker_id: str | None) -> str:
+        """``Label (interview)``; ``Label [id] (interview)`` when two speakers share a label, since
+        clients keep code and case names unique."""
+        t = self.transcript
+        label = t.speaker_label(speaker_id)
+        shared = {ln.speaker_id for ln, _, _ in self.laid.spans if t.speaker_label(ln.speaker_id) == label}
+        return (
+            f"{label} [{speaker_id}] ({t.interview_id})" if len(shared) > 1 else f"{label} ({t.interview_id})"
+        )
+
     def speaker_codes(self) -> dict[str, str]:
         """{case guid: code name} for every speaker with a selection, in order of appearance."""
-        t = self.transcript
         out: dict[str, str] = {}
         for ln, _, _ in self.laid.spans:
-            out.setdefault(
-                self.case_guid(ln.speaker_id), f"{t.speaker_label(ln.speaker_id)} ({t.interview_id})"
-            )
+            if (g := self.case_guid(ln.speaker_id)) not in out:
+                out[g] = self.case_name(ln.speaker_id)
         return out
 
     def code_selection(self, el: etree._Element, line: Line, sel_guid: str) -> None:
@@ -240,7 +248,7 @@ class QdpxWriter(ProjectWriter):
             label = t.speaker_label(speaker_id)
             case_guid = src.case_guid(speaker_id)
             case = _el(parent, "Case", guid=case_guid)
-            case.set("name", f"{label} ({t.interview_id})")
+            case.set("name", src.case_name(speaker_id))
             _el(case, "CodeRef", targetGUID=case_guid)
             values = {
                 "Speaker": label,
