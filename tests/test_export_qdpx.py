@@ -178,3 +178,39 @@ def test_written_project_is_identical_on_rerun(tmp_path, recording):
     a = run(project(), tmp_path / "a", cfg, {"int-01": recording})[0].read_bytes()
     b = run(project(), tmp_path / "b", cfg, {"int-01": recording})[0].read_bytes()
     assert a == b
+
+
+@pytest.mark.parametrize("audio", [False, True], ids=["text", "audio"])
+def test_every_selection_is_coded_to_its_speakers_code_which_shares_the_case_guid(audio, recording):
+    """QualCoder links a Case to text only through a Code with the Case's guid; a selection without
+    a Coding arrives there as an empty annotation, so every selection has one, and its timespan."""
+    transcripts = project()
+    data = qdpx(
+        transcripts, include_audio_in_qdpx=audio, audio_paths={"int-01": recording} if audio else None
+    )
+    root = qde(data)
+    codes = {c.get("guid"): c.get("name") for c in root.iter(f"{NS}Code")}
+    cases = {c.get("guid"): c for c in root.iter(f"{NS}Case")}
+    assert set(codes) == set(cases)
+    for g, case in cases.items():
+        assert [r.get("targetGUID") for r in case.findall(f"{NS}CodeRef")] == [g]
+        assert codes[g] == case.get("name")
+    speaker_of = {
+        ref.get("targetGUID"): g for g, case in cases.items() for ref in case.findall(f"{NS}SelectionRef")
+    }
+    selections = list(root.iter(f"{NS}PlainTextSelection")) + list(root.iter(f"{NS}TranscriptSelection"))
+    assert len(selections) == len(speaker_of) == 8
+    for sel in selections:
+        (coding,) = sel.findall(f"{NS}Coding")
+        assert coding.find(f"{NS}CodeRef").get("targetGUID") == speaker_of[sel.get("guid")]
+        assert sel.findtext(f"{NS}Description") == sel.get("name")  # the timespan
+
+
+def test_speakers_sharing_a_label_get_distinct_case_and_code_names(schema):
+    t = interview("int-03", ["Hi.", "Hello.", "Bye."])
+    t.speakers = [Speaker("S1", "Participant"), Speaker("S2", "Participant")]
+    root = qde(qdpx([t]))
+    schema.assertValid(root)
+    names = sorted(c.get("name") for c in root.iter(f"{NS}Case"))
+    assert names == ["Participant [S1] (int-03)", "Participant [S2] (int-03)"]
+    assert sorted(c.get("name") for c in root.iter(f"{NS}Code")) == names

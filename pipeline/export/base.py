@@ -60,6 +60,23 @@ def one_line(text: str) -> str:
     return _BREAKING_SPACE.sub(" ", clean_text(text)).strip()
 
 
+# Text that a transcript reader would take for a time stamp: a delimited time ([mm:ss], [hh:mm:ss],
+# [hh.mm.ss], {hh:mm:ss}, #hh:mm:ss.s#, #hh:mm:ss-t#) or an SRT arrow between two times.
+_STAMP_LOOKALIKE = re.compile(r"([\[{#])(\d{1,3}[:.]\d\d(?:[:.]\d\d)?(?:[.,-]\d{1,3})?)([\]}#])")
+_ARROW_LOOKALIKE = re.compile(r"(\d\d:\d\d[.,]\d{1,3}\s*)-->(?=\s*(?:\d+:)?\d\d:\d\d[.,]\d)")
+_FULLWIDTH = {"[": "\uff3b", "{": "\uff5b", "#": "\uff03"}
+
+
+def defuse_stamps(text: str) -> str:
+    """Make text that looks like a time stamp inert, so a tool's stamp reader finds only ours.
+
+    The opening delimiter becomes its fullwidth form (``[`` -> ``［``, ``{`` -> ``｛``, ``#`` -> ``＃``)
+    and an SRT arrow between two times becomes ``->``; all other text is kept.
+    """
+    text = _STAMP_LOOKALIKE.sub(lambda m: _FULLWIDTH[m.group(1)] + m.group(2) + m.group(3), text)
+    return _ARROW_LOOKALIKE.sub(lambda m: m.group(1) + "->", text)
+
+
 def speaker_name(label: str) -> str:
     """A label that can stand before ``": "``: one line, ``:`` and ``#`` replaced by ``-``."""
     name = one_line(label).replace(":", "-").replace("#", "-").strip()
@@ -78,6 +95,15 @@ def _split(seconds: float, units_per_second: int) -> tuple[int, int, int, int]:
     minutes, sec = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
     return hours, minutes, sec, frac
+
+
+def hms_whole(seconds: float) -> str:
+    """``hh:mm:ss``, whole seconds rounded DOWN: a stamp never points after the speech it marks
+    (the form QualCoder, NVivo's Word import and aTrain's MAXQDA file use)."""
+    total = int(math.floor(max(0.0, seconds) + 1e-9))
+    minutes, sec = divmod(total, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{sec:02d}"
 
 
 def hms_tenths(seconds: float) -> str:

@@ -17,7 +17,8 @@ class ExportConfig(BaseModel):
     )
     timestamps: bool = Field(
         default=True,
-        description="Start each turn of the readable txt and docx transcripts with [hh:mm:ss.s]. "
+        description="Put a [hh:mm:ss] stamp (whole seconds, rounded down) in each turn of the readable "
+        "txt ('Speaker: [hh:mm:ss] text') and docx ('[hh:mm:ss] Speaker: text') transcripts. "
         "Tool formats (nvivo, maxqda, qdpx, docx_table, srt, vtt, csv, json) always carry times.",
     )
     include_audio_in_qdpx: bool = Field(

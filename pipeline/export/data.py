@@ -6,6 +6,10 @@
   ``interview, segment, start, end, speaker_id, speaker, text`` (seconds with three decimals, the
   speaker's label, the segment text). RFC 4180: comma-separated, CRLF, fields with commas, quotes or
   line breaks quoted. UTF-8 without BOM. Interviews in the order given, segments in time order.
+  Spreadsheet formula injection is neutralised as OWASP's "CSV Injection" page advises: a text
+  cell (speaker_id, speaker, text) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return gets a leading ``'``, so a spreadsheet shows it as text and never evaluates it. Numbers
+  (segment, start, end) and interview ids (``[A-Za-z0-9]`` first) are never changed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ class JsonWriter(InterviewWriter):
             return (json.dumps(transcript.to_dict(), ensure_ascii=True, indent=1) + "\n").encode("ascii")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet will not evaluate: OWASP's leading ``'`` before a formula start."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 class CsvWriter(ProjectWriter):
     name = "csv"
     filename = "segments.csv"
@@ -48,9 +60,9 @@ class CsvWriter(ProjectWriter):
                         seg.id,
                         f"{seg.start:.3f}",
                         f"{seg.end:.3f}",
-                        seg.speaker or "",
-                        clean_text(t.speaker_label(seg.speaker)),
-                        clean_text(seg.text),
+                        csv_cell(seg.speaker or ""),
+                        csv_cell(clean_text(t.speaker_label(seg.speaker))),
+                        csv_cell(clean_text(seg.text)),
                     )
                 )
         return buf.getvalue().encode("utf-8")

@@ -1,35 +1,41 @@
 """Plain-text writers: a readable transcript (txt), MAXQDA's timestamped transcript and NVivo's rows.
 
-* ``txt`` — one paragraph per speaker turn, ``Speaker: text``; with ``timestamps`` on, each turn
-  starts with ``[hh:mm:ss.s]`` (the start of its first segment). UTF-8, LF line ends.
-* ``maxqda`` — one paragraph per turn, ``#hh:mm:ss-t# Speaker: text``, with a further marker before
-  every later segment of the turn and one after the last segment (its end). ``-t`` is tenths of a
-  second, the f4/f5 syntax MAXQDA reads for media sync (ATLAS.ti reads it too). Text that looks
-  like a marker is defused (``#`` -> fullwidth ``＃``). UTF-8 with BOM, CRLF (Windows tools).
+Each layout follows what the tool's importer reads (sources in docs/exports.md):
+
+* ``txt`` — one paragraph per speaker turn, blank line between. The speaker comes first, so
+  QualCoder's and NVivo's speaker auto-coding (a ``Name:`` at the start of a line) find it; with
+  ``timestamps`` on, ``[hh:mm:ss]`` follows the name (the turn's start, whole seconds rounded
+  down, a form QualCoder's media sync reads): ``Speaker: [hh:mm:ss] text``. UTF-8, LF.
+* ``maxqda`` — one paragraph per segment, blank line between, each starting with its time stamp
+  directly followed by the speaker: ``[hh:mm:ss]Speaker: text`` (aTrain's MAXQDA file uses
+  ``[hh:mm:ss]``; a MAXQDA focus-group guide asks for no space and no ``#`` before the speaker).
+  UTF-8 with BOM, CRLF (Windows tools).
 * ``nvivo`` — NVivo's "Import Transcript Entries" rows: a header, then ``timespan<TAB>speaker
-  <TAB>content`` per segment, timespan ``hh:mm:ss.s-hh:mm:ss.s``; three columns on every line
-  (tabs and line breaks in text become spaces). UTF-8 with BOM, CRLF.
+  <TAB>content`` per segment, timespan ``hh:mm:ss.s-hh:mm:ss.s`` (NVivo's tenths); three columns
+  on every line (tabs and line breaks in text become spaces). UTF-8 with BOM, CRLF.
+
+In txt and maxqda, transcript text that looks like a time stamp is defused (``defuse_stamps``), so
+a tool's stamp reader finds exactly one stamp per turn or segment.
 """
 
 from __future__ import annotations
 
-import re
-
-from pipeline.export.base import InterviewWriter, hms_tenths, lines, timespan_tenths, turns
+from pipeline.export.base import (
+    InterviewWriter,
+    defuse_stamps,
+    hms_whole,
+    lines,
+    timespan_tenths,
+    turns,
+)
 from pipeline.schema import Transcript
 
 BOM = "\ufeff"
-_MAXQDA_LOOKALIKE = re.compile(r"#(\d+:\d{2}:\d{2}(?:[-.,]\d+)?)#")
 
 
-def maxqda_time(seconds: float) -> str:
-    """``#hh:mm:ss-t#`` with t the tenths of a second (rounded)."""
-    return "#" + hms_tenths(seconds).replace(".", "-") + "#"
-
-
-def defuse_maxqda(text: str) -> str:
-    """Make text that looks like a MAXQDA time marker inert (``#`` -> ``＃``)."""
-    return _MAXQDA_LOOKALIKE.sub(lambda m: f"\uff03{m.group(1)}\uff03", text)
+def stamp(seconds: float) -> str:
+    """``[hh:mm:ss]``: the stamp of the txt, docx and maxqda exports."""
+    return f"[{hms_whole(seconds)}]"
 
 
 class TxtWriter(InterviewWriter):
@@ -39,8 +45,8 @@ class TxtWriter(InterviewWriter):
     def render(self, transcript: Transcript, config) -> bytes:
         paragraphs = []
         for turn in turns(transcript):
-            stamp = f"[{hms_tenths(turn.start)}] " if config.timestamps else ""
-            paragraphs.append(f"{stamp}{turn.speaker}: {turn.text}")
+            at = f"{stamp(turn.start)} " if config.timestamps else ""
+            paragraphs.append(f"{turn.speaker}: {at}{defuse_stamps(turn.text)}")
         return ("\n\n".join(paragraphs) + "\n").encode("utf-8") if paragraphs else b""
 
 
@@ -49,15 +55,9 @@ class MaxqdaWriter(InterviewWriter):
     suffix = ".maxqda.txt"
 
     def render(self, transcript: Transcript, config) -> bytes:
-        paragraphs = []
-        all_turns = turns(transcript)
-        for turn in all_turns:
-            first, *rest = turn.lines
-            parts = [f"{maxqda_time(first.start)} {turn.speaker}: {defuse_maxqda(first.text)}"]
-            parts += [f"{maxqda_time(line.start)} {defuse_maxqda(line.text)}" for line in rest]
-            paragraphs.append(" ".join(parts))
-        if paragraphs:
-            paragraphs[-1] += f" {maxqda_time(all_turns[-1].end)}"
+        paragraphs = [
+            f"{stamp(ln.start)}{ln.speaker}: {defuse_stamps(ln.text)}" for ln in lines(transcript) if ln.text
+        ]
         return (BOM + "\r\n\r\n".join(paragraphs) + "\r\n").encode("utf-8")
 
 

@@ -16,7 +16,13 @@ What the project holds:
   **TranscriptSelection** per segment between its two sync points;
 * one **Case** per speaker of each interview, named ``Speaker (interview)``, with the **Variables**
   ``Speaker``, ``Speaker ID``, ``Role`` and ``Interview``, a SourceRef to its interview and a
-  SelectionRef to each of its segments.
+  SelectionRef to each of its segments;
+* one **Code** per speaker of each interview whose guid is the speaker's Case guid (the Case names
+  it with a CodeRef): every selection of that speaker carries a **Coding** with this code, so a
+  coder can retrieve each speaker's text, and QualCoder (which links a Case to text only through a
+  Code of the same guid) gives each case its text;
+* every selection also carries its timespan as its **Description** (clients show it as the coding's
+  memo; a selection without a Coding would arrive in QualCoder as an empty annotation).
 
 GUIDs are uuid5 of the interview id and the content, so the same transcripts give the same project,
 byte for byte (zip entries carry a fixed date; the project carries no creation time).
@@ -105,6 +111,35 @@ class _Source:
     audio: Path | None = None
     audio_entry: str | None = None
 
+    def case_guid(self, speaker_id: str | None) -> str:
+        """The guid of a speaker's Case and of its Code (one guid: QualCoder links them by it)."""
+        t = self.transcript
+        return guid("case", t.interview_id, speaker_id, t.speaker_label(speaker_id))
+
+    def case_name(self, speaker_id: str | None) -> str:
+        """``Label (interview)``; ``Label [id] (interview)`` when two speakers share a label, since
+        clients keep code and case names unique."""
+        t = self.transcript
+        label = t.speaker_label(speaker_id)
+        shared = {ln.speaker_id for ln, _, _ in self.laid.spans if t.speaker_label(ln.speaker_id) == label}
+        return (
+            f"{label} [{speaker_id}] ({t.interview_id})" if len(shared) > 1 else f"{label} ({t.interview_id})"
+        )
+
+    def speaker_codes(self) -> dict[str, str]:
+        """{case guid: code name} for every speaker with a selection, in order of appearance."""
+        out: dict[str, str] = {}
+        for ln, _, _ in self.laid.spans:
+            if (g := self.case_guid(ln.speaker_id)) not in out:
+                out[g] = self.case_name(ln.speaker_id)
+        return out
+
+    def code_selection(self, el: etree._Element, line: Line, sel_guid: str) -> None:
+        """A selection's timespan as its Description and its speaker's Coding (schema order)."""
+        _el(el, "Description").text = timespan_millis(line.start, line.end)
+        coding = _el(el, "Coding", guid=guid("coding", sel_guid))
+        _el(coding, "CodeRef", targetGUID=self.case_guid(line.speaker_id))
+
 
 class QdpxWriter(ProjectWriter):
     name = "qdpx"
@@ -176,6 +211,12 @@ class QdpxWriter(ProjectWriter):
 
     def _project_xml(self, sources: list[_Source], config) -> bytes:
         root = _el(None, "Project", name=config.project_name, origin=ORIGIN)
+        codes = _el(_el(root, "CodeBook"), "Codes")
+        for src in sources:
+            for case_guid, name in src.speaker_codes().items():
+                _el(codes, "Code", guid=case_guid, name=name, isCodable="true")
+        if len(codes) == 0:
+            root.remove(codes.getparent())
         variables = _el(root, "Variables")
         var_guids = {}
         for name in VARIABLES:
@@ -205,8 +246,10 @@ class QdpxWriter(ProjectWriter):
         roles = {sp.id: sp.role for sp in t.speakers}
         for speaker_id, sels in by_speaker.items():
             label = t.speaker_label(speaker_id)
-            case = _el(parent, "Case", guid=guid("case", t.interview_id, speaker_id, label))
-            case.set("name", f"{label} ({t.interview_id})")
+            case_guid = src.case_guid(speaker_id)
+            case = _el(parent, "Case", guid=case_guid)
+            case.set("name", src.case_name(speaker_id))
+            _el(case, "CodeRef", targetGUID=case_guid)
             values = {
                 "Speaker": label,
                 "Speaker ID": speaker_id or "",
@@ -226,7 +269,7 @@ class QdpxWriter(ProjectWriter):
         el = _el(parent, "TextSource", guid=src.guid, name=src.transcript.interview_id)
         el.set("plainTextPath", f"internal://{src.text_entry.removeprefix('sources/')}")
         for (ln, a, b), sel in zip(src.laid.spans, src.selection_guids, strict=True):
-            _el(
+            sel_el = _el(
                 el,
                 "PlainTextSelection",
                 guid=sel,
@@ -234,6 +277,7 @@ class QdpxWriter(ProjectWriter):
                 startPosition=str(a),
                 endPosition=str(b),
             )
+            src.code_selection(sel_el, ln, sel)
 
     @staticmethod
     def _audio_source(parent, src: _Source) -> None:
@@ -249,7 +293,7 @@ class QdpxWriter(ProjectWriter):
             _el(tr, "SyncPoint", guid=p_to, timeStamp=str(round(ln.end * 1000)), position=str(b))
             points.append((p_from, p_to))
         for (ln, _, _), sel, (p_from, p_to) in zip(src.laid.spans, src.selection_guids, points, strict=True):
-            _el(
+            sel_el = _el(
                 tr,
                 "TranscriptSelection",
                 guid=sel,
@@ -257,6 +301,7 @@ class QdpxWriter(ProjectWriter):
                 fromSyncPoint=p_from,
                 toSyncPoint=p_to,
             )
+            src.code_selection(sel_el, ln, sel)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Word writers (python-docx).
 
-* ``docx`` — a readable transcript: the interview id as heading, then one paragraph per speaker turn:
-  ``[hh:mm:ss.s] `` (when ``timestamps`` is on), the speaker in bold followed by ``:``, the text.
-  NVivo reads paragraphs that start with a bracketed timestamp as transcript entries.
+* ``docx`` — a readable transcript, one paragraph per speaker turn: ``[hh:mm:ss] `` (when
+  ``timestamps`` is on; the turn's start, whole seconds rounded down), the speaker in bold followed
+  by ``:``, the text. NVivo's Word transcript import wants every paragraph to start with a time
+  stamp, so there is no heading (the interview id is the document's title property); QualCoder's
+  media sync reads ``[hh:mm:ss]`` too. Text that looks like a time stamp is defused.
 * ``docx_table`` — NVivo's table form, ``<id>.table.docx``: one table, a header row
   ``Timespan | Speaker | Content`` and one row per segment, timespan ``hh:mm:ss.s-hh:mm:ss.s``.
 
@@ -18,7 +20,8 @@ import io
 import docx
 from docx.document import Document
 
-from pipeline.export.base import InterviewWriter, hms_tenths, lines, normalize_zip, timespan_tenths, turns
+from pipeline.export.base import InterviewWriter, defuse_stamps, lines, normalize_zip, timespan_tenths, turns
+from pipeline.export.plain import stamp
 from pipeline.schema import Transcript
 
 FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -49,13 +52,12 @@ class DocxWriter(InterviewWriter):
 
     def render(self, transcript: Transcript, config) -> bytes:
         doc = new_document(transcript.interview_id)
-        doc.add_heading(transcript.interview_id, level=1)
         for turn in turns(transcript):
             p = doc.add_paragraph()
             if config.timestamps:
-                p.add_run(f"[{hms_tenths(turn.start)}] ")
+                p.add_run(f"{stamp(turn.start)} ")
             p.add_run(f"{turn.speaker}:").bold = True
-            p.add_run(f" {turn.text}")
+            p.add_run(f" {defuse_stamps(turn.text)}")
         return save(doc)
 
 
