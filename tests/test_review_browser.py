@@ -352,3 +352,106 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
 
     with pytest.raises(ReviewError, match="another state"):
         apply_review(out, decisions, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Crafted decisions files: the page validates as apply-review does and never runs what it loads
+
+PWNED = "window.__pwned = (window.__pwned || 0) + 1"
+IMG = f'"><img src=x onerror="{PWNED}"><script>{PWNED}</script>'
+
+
+def _good(**over) -> dict:
+    d = {
+        "format": "interview-pipeline/review-decisions",
+        "version": 1,
+        "interview_id": "int-a",
+        "state_sha256": state_hash(RAW, REDS),
+        "reviewer": "R",
+        "decisions": [{"action": "reject", "id": f"1:{REDS[1].start}:{REDS[1].end}"}],
+        "list_additions": [],
+    }
+    d.update(over)
+    return d
+
+
+CRAFTED = {
+    "start as markup": {"decisions": [{"action": "add", "segment_id": 1, "start": IMG, "end": 5, "text": "My na", "entity_type": "PERSON"}]},
+    "entity type as markup": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": "My", "entity_type": IMG}]},
+    "segment id as markup": {"decisions": [{"action": "add", "segment_id": IMG, "start": 0, "end": 2, "text": "My", "entity_type": "PERSON"}]},
+    "offsets out of range": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 999, "text": "My", "entity_type": "PERSON"}]},
+    "text does not match": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": IMG, "entity_type": "PERSON"}]},
+    "unknown id": {"decisions": [{"action": "accept", "id": IMG}]},
+    "extra key": {"decisions": [{"action": "accept", "id": "1:11:22", "html": IMG}]},
+    "action as markup": {"decisions": [{"action": IMG, "id": "1:11:22"}]},
+    "decision not an object": {"decisions": [IMG]},
+    "duplicate span": {"decisions": [{"action": "accept", "id": "1:11:22"}, {"action": "reject", "id": "1:11:22"}]},
+    "list as markup": {"list_additions": [{"list": IMG, "term": "x"}]},
+    "term on both lists": {"list_additions": [{"list": "known_names", "term": "Ab"}, {"list": "allow_list", "term": "ab"}]},
+    "another interview": {"interview_id": "int-b"},
+    "older state": {"state_sha256": "0" * 64},
+    "version 9": {"version": 9},
+    "unknown top key": {"onload": IMG},
+    "reviewer not a string": {"reviewer": {"toString": IMG}},
+}
+
+
+def _load(ui: Page, path: Path) -> str:
+    ui.page.evaluate("document.getElementById('msg').className = ''")
+    ui.page.set_input_files("#load", str(path))
+    ui.page.wait_for_selector("#msg.ok, #msg.err")
+    return ui.page.get_attribute("#msg", "class")
+
+
+def test_page_refuses_crafted_decisions_files_and_runs_nothing(browser, handmade: Path, tmp_path: Path) -> None:
+    [path] = write_review_pages(handmade)
+    ui = Page(browser, path)
+    try:
+        before = ui.page.inner_html("#transcript")
+        for n, (name, over) in enumerate(CRAFTED.items()):
+            f = tmp_path / f"crafted-{n}.json"
+            f.write_text(json.dumps(_good(**over)), encoding="utf-8")
+            assert _load(ui, f) == "err", name
+            assert ui.page.inner_text("#msg").startswith(("Not resumed", "That")), name
+            assert ui.page.inner_html("#transcript") == before, f"{name}: the page changed"
+        # Markup where the format allows free text (a list term, the reviewer) is shown as text.
+        f = tmp_path / "text.json"
+        f.write_text(
+            json.dumps(_good(reviewer=IMG, list_additions=[{"list": "known_names", "term": IMG}])),
+            encoding="utf-8",
+        )
+        assert _load(ui, f) == "ok"
+        assert IMG in ui.page.inner_text("#list-adds")
+        assert ui.page.input_value("#reviewer") == IMG
+        assert "d-reject" in ui.page.get_attribute("mark[data-r='1']", "class")
+        assert ui.page.locator("img, script:not(#review-data):not([type])").count() <= 1  # the page's own script
+        assert ui.page.evaluate("window.__pwned") is None
+        assert ui.errors == [] and ui.blocked == []
+    finally:
+        ui.close()
+
+
+def test_csp_blocks_inline_script_but_runs_the_pages_own(browser, handmade: Path) -> None:
+    [path] = write_review_pages(handmade)
+    html = path.read_text(encoding="utf-8")
+    assert "unsafe-inline" not in html and "'sha256-" in html
+    ui = Page(browser, path)  # waits for data-ready: the page's own (hashed) script ran
+    try:
+        page = ui.page
+        page.evaluate("""() => { window.__violations = [];
+            document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective)); }""")
+        # Its own style applies (hashed); injected script, event handlers and styles do not.
+        assert page.evaluate("getComputedStyle(document.querySelector('.restricted')).color") == "rgb(255, 255, 255)"
+        page.evaluate(
+            f"""() => {{
+              const s = document.createElement('script'); s.textContent = {json.dumps(PWNED)}; document.body.append(s);
+              const d = document.createElement('div'); d.innerHTML = '<img src="data:," onerror="{PWNED}">'; document.body.append(d);
+              const st = document.createElement('style'); st.textContent = 'body {{ color: rgb(1, 2, 3) }}'; document.head.append(st);
+            }}"""
+        )
+        page.wait_for_function("window.__violations.length >= 2")
+        assert page.evaluate("window.__pwned") is None
+        assert page.evaluate("getComputedStyle(document.body).color") != "rgb(1, 2, 3)"
+        assert ui.blocked == []
+    finally:
+        ui.close()

@@ -1,13 +1,11 @@
 "use strict";
-/* The review page: renders the transcript once (one innerHTML build), filters by toggling classes,
+/* The review page: renders the transcript once (DOM nodes, text only), filters by toggling classes,
    records decisions in memory and downloads them as a JSON file. No network, no storage. */
 (function () {
   const D = JSON.parse(document.getElementById("review-data").textContent);
   const segs = D.segments; // [segment id, start, end, speaker label, text]
   const reds = D.redactions; // {id, g (segment index), s, e (UTF-16 offsets), ty, sc, rc, rp, fl, pd}
   const $ = (id) => document.getElementById(id);
-  const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
   const ASTRAL = /[\uD800-\uDBFF]/;
   const dec = new Map(); // redaction index -> "accept" | "reject"
   let adds = []; // {k, g, s, e, ty}: spans marked as missed (UTF-16 offsets)
@@ -38,58 +36,78 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  function piece(t, a, b) {
-    return a < b ? '<span data-o="' + a + '">' + esc(t.slice(a, b)) + "</span>" : "";
+  // Every node is built with the DOM API and every value goes in as text (textContent, setAttribute):
+  // nothing from the transcript or a decisions file is ever parsed as HTML.
+  function h(tag, attrs, kids) {
+    const e = document.createElement(tag);
+    if (attrs) for (const k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, attrs[k]);
+    if (kids) for (const c of kids) if (c !== null && c !== undefined && c !== "") e.append(c);
+    return e;
   }
 
-  function redHTML(i, t) {
+  function piece(t, a, b) {
+    return a < b ? h("span", { "data-o": a }, [t.slice(a, b)]) : null;
+  }
+
+  function button(action, title, label) {
+    return h("button", { class: "b", type: "button", "data-a": action, title }, [label]);
+  }
+
+  function redNode(i, t) {
     const r = reds[i], d = dec.get(i);
     let cls = "r t-" + r.ty + (r.fl.length ? " " + r.fl.join(" ") : "");
     if (d) cls += " d-" + d;
     else if (r.pd) cls += " p-" + r.pd[0];
-    const title = r.pd ? ' title="decided earlier: ' + esc(r.pd[0] + " by " + r.pd[1] + " on " + r.pd[2]) + '"' : "";
-    const flag = r.fl.length ? ' <span class="fl" title="' + esc(r.fl.join(", ")) + '">&#9873;</span>' : "";
-    return (
-      '<mark class="' + cls + '" id="r' + i + '" data-r="' + i + '"' + title + ">" + piece(t, r.s, r.e) +
-      '<span class="ann"><span class="ty">' + esc(r.ty) + "</span> " + r.sc.toFixed(2) + " " + esc(r.rc) + flag +
-      ' &rarr; <span class="rep">' + esc(r.rp) + "</span></span>" +
-      '<button class="b" type="button" data-a="accept" title="Accept the replacement">&#10003;</button>' +
-      '<button class="b" type="button" data-a="reject" title="Reject: keep the original text">&#10007;</button></mark>'
-    );
+    const title = r.pd ? "decided earlier: " + r.pd[0] + " by " + r.pd[1] + " on " + r.pd[2] : null;
+    const ann = h("span", { class: "ann" }, [
+      h("span", { class: "ty" }, [r.ty]), " " + r.sc.toFixed(2) + " " + r.rc,
+      r.fl.length ? " " : null, r.fl.length ? h("span", { class: "fl", title: r.fl.join(", ") }, ["\u2691"]) : null,
+      " \u2192 ", h("span", { class: "rep" }, [r.rp]),
+    ]);
+    return h("mark", { class: cls, id: "r" + i, "data-r": i, title }, [
+      piece(t, r.s, r.e), ann,
+      button("accept", "Accept the replacement", "\u2713"),
+      button("reject", "Reject: keep the original text", "\u2717"),
+    ]);
   }
 
-  function addHTML(a, t) {
-    return (
-      '<mark class="added t-' + esc(a.ty) + '" data-add="' + a.k + '">' + piece(t, a.s, a.e) +
-      '<span class="ann"><span class="ty">' + esc(a.ty) + "</span> marked by you</span>" +
-      '<button class="b" type="button" data-a="remove" title="Remove this mark">&times;</button></mark>'
-    );
+  function addNode(a, t) {
+    return h("mark", { class: "added t-" + a.ty, "data-add": a.k }, [
+      piece(t, a.s, a.e),
+      h("span", { class: "ann" }, [h("span", { class: "ty" }, [a.ty]), " marked by you"]),
+      button("remove", "Remove this mark", "\u00d7"),
+    ]);
   }
 
-  function textHTML(g, addsHere) {
+  function textNodes(g, addsHere) {
     const t = segs[g][4];
-    const items = addsHere.map((a) => ({ s: a.s, e: a.e, h: () => addHTML(a, t) }));
+    const items = addsHere.map((a) => ({ s: a.s, e: a.e, n: () => addNode(a, t) }));
     const covered = (s, e) => addsHere.some((a) => a.s < e && s < a.e);
-    for (const i of bySeg[g]) if (!covered(reds[i].s, reds[i].e)) items.push({ s: reds[i].s, e: reds[i].e, h: () => redHTML(i, t) });
+    for (const i of bySeg[g]) if (!covered(reds[i].s, reds[i].e)) items.push({ s: reds[i].s, e: reds[i].e, n: () => redNode(i, t) });
     for (const x of restoredBySeg[g])
       if (!covered(x.s, x.e))
-        items.push({ s: x.s, e: x.e, h: () => '<span class="restored" title="' + esc("restored: rejected by " + x.by + " on " + x.on) + '">' + piece(t, x.s, x.e) + "</span>" });
+        items.push({ s: x.s, e: x.e, n: () => h("span", { class: "restored", title: "restored: rejected by " + x.by + " on " + x.on }, [piece(t, x.s, x.e)]) });
     items.sort((a, b) => a.s - b.s || b.e - a.e);
-    let h = "", pos = 0;
+    const out = [];
+    let pos = 0;
     for (const it of items) {
       if (it.s < pos) continue;
-      h += piece(t, pos, it.s) + it.h();
+      out.push(piece(t, pos, it.s), it.n());
       pos = it.e;
     }
-    return h + piece(t, pos, t.length);
+    out.push(piece(t, pos, t.length));
+    return out.filter((x) => x !== null);
   }
 
-  function segHTML(g, addsHere) {
+  function segNode(g, addsHere) {
     const s = segs[g];
-    return (
-      '<div class="seg" id="g' + g + '" data-g="' + g + '"><div class="meta"><span class="ts">' + (D.timed ? clock(s[1]) : "#" + s[0]) +
-      '</span><span class="spk">' + esc(s[3]) + '</span></div><p class="txt">' + textHTML(g, addsHere) + "</p></div>"
-    );
+    return h("div", { class: "seg", id: "g" + g, "data-g": g }, [
+      h("div", { class: "meta" }, [
+        h("span", { class: "ts" }, [D.timed ? clock(s[1]) : "#" + s[0]]),
+        h("span", { class: "spk" }, [s[3]]),
+      ]),
+      h("p", { class: "txt" }, textNodes(g, addsHere)),
+    ]);
   }
 
   function addsBySeg() {
@@ -104,10 +122,10 @@
 
   function renderAll() {
     const by = addsBySeg();
-    const parts = new Array(segs.length);
-    for (let g = 0; g < segs.length; g++) parts[g] = segHTML(g, by[g]);
+    const frag = document.createDocumentFragment();
+    for (let g = 0; g < segs.length; g++) frag.append(segNode(g, by[g]));
     const main = $("transcript");
-    main.innerHTML = parts.join("");
+    main.replaceChildren(frag);
     segEls = Array.from(main.children);
     markEls = new Array(reds.length);
     cacheMarks(main);
@@ -115,7 +133,7 @@
 
   function renderSeg(g) {
     for (const i of bySeg[g]) markEls[i] = undefined;
-    segEls[g].querySelector(".txt").innerHTML = textHTML(g, adds.filter((a) => a.g === g));
+    segEls[g].querySelector(".txt").replaceChildren(...textNodes(g, adds.filter((a) => a.g === g)));
     cacheMarks(segEls[g]);
   }
 
@@ -161,12 +179,13 @@
   function buildTypeFilters() {
     const counts = {};
     for (const r of reds) counts[r.ty] = (counts[r.ty] || 0) + 1;
-    $("types").innerHTML =
-      "<span>Types:</span>" +
-      Object.keys(counts).sort().map((ty) =>
-        '<label><input type="checkbox" checked data-type="' + esc(ty) + '"> ' + esc(ty) + " (" + counts[ty] + ")</label>"
-      ).join("");
-    $("mark-type").innerHTML = D.entity_types.map((ty) => "<option>" + esc(ty) + "</option>").join("");
+    $("types").replaceChildren(
+      h("span", null, ["Types:"]),
+      ...Object.keys(counts).sort().map((ty) =>
+        h("label", null, [h("input", { type: "checkbox", checked: "", "data-type": ty }), " " + ty + " (" + counts[ty] + ")"])
+      )
+    );
+    $("mark-type").replaceChildren(...D.entity_types.map((ty) => h("option", null, [ty])));
   }
 
   // ---------------------------------------------------------------- decisions on replacements
@@ -344,10 +363,12 @@
   }
 
   function renderListAdds() {
-    $("list-adds").innerHTML = listAdds.map((x, n) =>
-      '<span class="term">' + (x.list === "known_names" ? "known: " : "allow: ") + esc(x.term) +
-      ' <button type="button" data-n="' + n + '" title="remove">&times;</button></span>'
-    ).join("");
+    $("list-adds").replaceChildren(...listAdds.map((x, n) =>
+      h("span", { class: "term" }, [
+        (x.list === "known_names" ? "known: " : "allow: ") + x.term + " ",
+        h("button", { type: "button", "data-n": n, title: "remove" }, ["\u00d7"]),
+      ])
+    ));
   }
 
   // ---------------------------------------------------------------- the decisions file
@@ -390,6 +411,66 @@
     say("Downloaded " + obj.decisions.length + " decision(s). Apply with: interview-pipeline apply-review OUT " + a.download, "ok");
   }
 
+  // The same checks as `apply-review` (pipeline/review/decisions.py): a file that fails any of them
+  // is refused whole and changes nothing on the page. Messages name the problem, never a value.
+  const TOP_KEYS = ["format", "version", "interview_id", "state_sha256", "reviewer", "created", "decisions", "list_additions"];
+  const isInt = (v) => Number.isInteger(v);
+  const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const keysIn = (o, allowed) => Object.keys(o).every((k) => allowed.includes(k));
+
+  function checkDecisions(obj) {
+    if (!isObj(obj) || obj.format !== "interview-pipeline/review-decisions") return { err: "That is not a review decisions file." };
+    if (obj.version !== 1) return { err: "Unsupported decisions file version." };
+    if (!keysIn(obj, TOP_KEYS)) return { err: "The decisions file has unknown keys." };
+    if (obj.interview_id !== D.interview_id) return { err: "That decisions file is for another interview." };
+    if (obj.state_sha256 !== D.state_sha256) return { err: "That decisions file was made against an older state of this interview." };
+    if (obj.reviewer !== undefined && (typeof obj.reviewer !== "string" || obj.reviewer.length > 200))
+      return { err: "The reviewer name in that file is malformed." };
+    const items = obj.decisions === undefined ? [] : obj.decisions;
+    const lists = obj.list_additions === undefined ? [] : obj.list_additions;
+    if (!Array.isArray(items) || !Array.isArray(lists)) return { err: "'decisions' and 'list_additions' must be lists." };
+    const byId = new Map(reds.map((r, i) => [r.id, i]));
+    const segIndex = new Map(segs.map((s, g) => [s[0], g]));
+    const out = { dec: new Map(), adds: [], listAdds: [], reviewer: obj.reviewer || "" };
+    const seen = new Set();
+    for (let n = 0; n < items.length; n++) {
+      const d = items[n], where = "Decision " + (n + 1) + ": ";
+      if (!isObj(d) || !["accept", "reject", "add"].includes(d.action)) return { err: where + "unknown action." };
+      let span;
+      if (d.action !== "add") {
+        if (!keysIn(d, ["action", "id"]) || typeof d.id !== "string" || !byId.has(d.id)) return { err: where + "unknown replacement id." };
+        out.dec.set(byId.get(d.id), d.action);
+        span = d.id;
+      } else {
+        if (!keysIn(d, ["action", "segment_id", "start", "end", "text", "entity_type"])) return { err: where + "unknown keys." };
+        if (!isInt(d.segment_id) || !isInt(d.start) || !isInt(d.end) || typeof d.text !== "string")
+          return { err: where + "'add' needs integer segment_id, start, end and the text." };
+        const g = segIndex.get(d.segment_id);
+        if (g === undefined) return { err: where + "unknown segment id." };
+        const t = segs[g][4], cps = Array.from(t).length;
+        if (!(0 <= d.start && d.start < d.end && d.end <= cps)) return { err: where + "offsets out of range." };
+        const s = toU16(t, d.start), e = toU16(t, d.end);
+        if (t.slice(s, e) !== d.text) return { err: where + "offsets do not match the segment text." };
+        if (!D.entity_types.includes(d.entity_type)) return { err: where + "unknown entity type." };
+        out.adds.push({ k: nextKey++, g, s, e, ty: d.entity_type });
+        span = d.segment_id + ":" + d.start + ":" + d.end;
+      }
+      if (seen.has(span)) return { err: where + "a second decision for the same span." };
+      seen.add(span);
+    }
+    for (let n = 0; n < lists.length; n++) {
+      const a = lists[n], where = "List addition " + (n + 1) + ": ";
+      if (!isObj(a) || Object.keys(a).length !== 2 || !keysIn(a, ["list", "term"])) return { err: where + "needs exactly 'list' and 'term'." };
+      if (a.list !== "known_names" && a.list !== "allow_list") return { err: where + "unknown list." };
+      const term = typeof a.term === "string" ? a.term.trim() : "";
+      if (!term || term.length > 200 || term.includes("\n")) return { err: where + "a term is one line of 1-200 characters." };
+      const f = term.toLocaleLowerCase();
+      if (out.listAdds.some((x) => x.list !== a.list && x.term.toLocaleLowerCase() === f)) return { err: where + "a term cannot be on both lists." };
+      if (!out.listAdds.some((x) => x.list === a.list && x.term.toLocaleLowerCase() === f)) out.listAdds.push({ list: a.list, term });
+    }
+    return out;
+  }
+
   function resume(file) {
     const fr = new FileReader();
     fr.onload = () => {
@@ -399,26 +480,17 @@
       } catch (e) {
         return say("That file is not valid JSON.", "err");
       }
-      if (!obj || obj.interview_id !== D.interview_id) return say("That decisions file is for another interview.", "err");
-      if (obj.state_sha256 !== D.state_sha256) return say("That decisions file was made against an older state of this interview.", "err");
-      const byId = new Map(reds.map((r, i) => [r.id, i]));
+      const got = checkDecisions(obj);
+      if (got.err) return say("Not resumed: " + got.err, "err");
       dec.clear();
-      adds = [];
-      for (const d of obj.decisions || []) {
-        if ((d.action === "accept" || d.action === "reject") && byId.has(d.id)) dec.set(byId.get(d.id), d.action);
-        else if (d.action === "add") {
-          const g = segs.findIndex((s) => s[0] === d.segment_id);
-          if (g < 0) continue;
-          const t = segs[g][4];
-          adds.push({ k: nextKey++, g, s: toU16(t, d.start), e: toU16(t, d.end), ty: d.entity_type });
-        }
-      }
-      listAdds = Array.isArray(obj.list_additions) ? obj.list_additions.slice() : [];
-      if (obj.reviewer) $("reviewer").value = obj.reviewer;
+      for (const [i, a] of got.dec) dec.set(i, a);
+      adds = got.adds;
+      listAdds = got.listAdds;
+      if (got.reviewer) $("reviewer").value = got.reviewer;
       renderAll();
       renderListAdds();
       applyFilter();
-      say("Resumed " + (obj.decisions || []).length + " decision(s).", "ok");
+      say("Resumed " + (got.dec.size + got.adds.length) + " decision(s).", "ok");
     };
     fr.readAsText(file);
   }
@@ -462,7 +534,10 @@
       updateCounts();
     });
     $("download").addEventListener("click", download);
-    $("load").addEventListener("change", (ev) => ev.target.files[0] && resume(ev.target.files[0]));
+    $("load").addEventListener("change", (ev) => {
+      if (ev.target.files[0]) resume(ev.target.files[0]);
+      ev.target.value = ""; // the same file can be chosen again
+    });
     document.addEventListener("keydown", (ev) => {
       if (ev.target.closest("input, select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
       if (ev.key === "n") nextUndecided();

@@ -3,11 +3,14 @@
 The page holds the original text, so it is written to ``OUT/restricted/<id>/review.html``. CSS and
 JavaScript are inlined from ``page.css`` / ``page.js`` next to this module; the data travel as JSON
 in a ``<script type="application/json">`` block with ``<``, ``>``, ``&`` escaped, so transcript text
-such as ``</script>`` cannot end the block. A Content-Security-Policy forbids every network request.
+such as ``</script>`` cannot end the block. A Content-Security-Policy forbids every network request and every inline script or style but
+the page's own (allowed by their sha256 hashes, no ``'unsafe-inline'``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import logging
@@ -132,11 +135,19 @@ def page_data(
     }
 
 
+def csp_hash(text: str) -> str:
+    """A Content-Security-Policy source for exactly this inline script or style (no 'unsafe-inline')."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
 def render_page(data: dict[str, Any]) -> str:
+    css, js = _asset("page.css"), _asset("page.js")
     values = {
         "TITLE": html.escape(f"Review: {data['interview_id']}"),
-        "CSS": _asset("page.css"),
-        "JS": _asset("page.js"),
+        "CSS": css,
+        "JS": js,
+        "CSSHASH": csp_hash(css),
+        "JSHASH": csp_hash(js),
         "DATA": embed_json(data),
     }
     # One pass, so a value can never be substituted into again.
