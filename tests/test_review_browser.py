@@ -376,18 +376,49 @@ def _good(**over) -> dict:
 
 
 CRAFTED = {
-    "start as markup": {"decisions": [{"action": "add", "segment_id": 1, "start": IMG, "end": 5, "text": "My na", "entity_type": "PERSON"}]},
-    "entity type as markup": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": "My", "entity_type": IMG}]},
-    "segment id as markup": {"decisions": [{"action": "add", "segment_id": IMG, "start": 0, "end": 2, "text": "My", "entity_type": "PERSON"}]},
-    "offsets out of range": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 999, "text": "My", "entity_type": "PERSON"}]},
-    "text does not match": {"decisions": [{"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": IMG, "entity_type": "PERSON"}]},
+    "start as markup": {
+        "decisions": [
+            {
+                "action": "add",
+                "segment_id": 1,
+                "start": IMG,
+                "end": 5,
+                "text": "My na",
+                "entity_type": "PERSON",
+            }
+        ]
+    },
+    "entity type as markup": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": "My", "entity_type": IMG}
+        ]
+    },
+    "segment id as markup": {
+        "decisions": [
+            {"action": "add", "segment_id": IMG, "start": 0, "end": 2, "text": "My", "entity_type": "PERSON"}
+        ]
+    },
+    "offsets out of range": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 999, "text": "My", "entity_type": "PERSON"}
+        ]
+    },
+    "text does not match": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": IMG, "entity_type": "PERSON"}
+        ]
+    },
     "unknown id": {"decisions": [{"action": "accept", "id": IMG}]},
     "extra key": {"decisions": [{"action": "accept", "id": "1:11:22", "html": IMG}]},
     "action as markup": {"decisions": [{"action": IMG, "id": "1:11:22"}]},
     "decision not an object": {"decisions": [IMG]},
-    "duplicate span": {"decisions": [{"action": "accept", "id": "1:11:22"}, {"action": "reject", "id": "1:11:22"}]},
+    "duplicate span": {
+        "decisions": [{"action": "accept", "id": "1:11:22"}, {"action": "reject", "id": "1:11:22"}]
+    },
     "list as markup": {"list_additions": [{"list": IMG, "term": "x"}]},
-    "term on both lists": {"list_additions": [{"list": "known_names", "term": "Ab"}, {"list": "allow_list", "term": "ab"}]},
+    "term on both lists": {
+        "list_additions": [{"list": "known_names", "term": "Ab"}, {"list": "allow_list", "term": "ab"}]
+    },
     "another interview": {"interview_id": "int-b"},
     "older state": {"state_sha256": "0" * 64},
     "version 9": {"version": 9},
@@ -403,7 +434,9 @@ def _load(ui: Page, path: Path) -> str:
     return ui.page.get_attribute("#msg", "class")
 
 
-def test_page_refuses_crafted_decisions_files_and_runs_nothing(browser, handmade: Path, tmp_path: Path) -> None:
+def test_page_refuses_crafted_decisions_files_and_runs_nothing(
+    browser, handmade: Path, tmp_path: Path
+) -> None:
     [path] = write_review_pages(handmade)
     ui = Page(browser, path)
     try:
@@ -424,7 +457,9 @@ def test_page_refuses_crafted_decisions_files_and_runs_nothing(browser, handmade
         assert IMG in ui.page.inner_text("#list-adds")
         assert ui.page.input_value("#reviewer") == IMG
         assert "d-reject" in ui.page.get_attribute("mark[data-r='1']", "class")
-        assert ui.page.locator("img, script:not(#review-data):not([type])").count() <= 1  # the page's own script
+        assert (
+            ui.page.locator("img, script:not(#review-data):not([type])").count() <= 1
+        )  # the page's own script
         assert ui.page.evaluate("window.__pwned") is None
         assert ui.errors == [] and ui.blocked == []
     finally:
@@ -441,7 +476,10 @@ def test_csp_blocks_inline_script_but_runs_the_pages_own(browser, handmade: Path
         page.evaluate("""() => { window.__violations = [];
             document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective)); }""")
         # Its own style applies (hashed); injected script, event handlers and styles do not.
-        assert page.evaluate("getComputedStyle(document.querySelector('.restricted')).color") == "rgb(255, 255, 255)"
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('.restricted')).color")
+            == "rgb(255, 255, 255)"
+        )
         page.evaluate(
             f"""() => {{
               const s = document.createElement('script'); s.textContent = {json.dumps(PWNED)}; document.body.append(s);
