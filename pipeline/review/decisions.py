@@ -76,7 +76,9 @@ def check_header(path: Path, obj: dict[str, Any], known_interviews: list[str]) -
     if obj.get("format") != FORMAT:
         raise ReviewError(f"{path}: not a review decisions file (format must be {FORMAT!r})")
     if obj.get("version") not in fileformat.SUPPORTED:
-        shown = obj.get("version") if isinstance(obj.get("version"), int) else type(obj.get("version")).__name__
+        shown = (
+            obj.get("version") if isinstance(obj.get("version"), int) else type(obj.get("version")).__name__
+        )
         raise ReviewError(
             f"{path}: unsupported decisions version {shown!r} "
             f"(supported: {', '.join(map(str, fileformat.SUPPORTED))})"
@@ -95,7 +97,9 @@ def _check_add(where: str, d: Any, texts: dict[int, str], iid: str, allowed_type
     if not 0 <= d.start < d.end <= len(t):
         raise ReviewError(f"{where}: offsets {d.start}-{d.end} are out of range for segment {d.segment_id}")
     if t[d.start : d.end] != d.text:
-        raise ReviewError(f"{where}: offsets {d.start}-{d.end} do not match the text of segment {d.segment_id}")
+        raise ReviewError(
+            f"{where}: offsets {d.start}-{d.end} do not match the text of segment {d.segment_id}"
+        )
     if d.entity_type not in allowed_types:
         shown = d.entity_type if len(d.entity_type) <= 40 else "..."
         raise ReviewError(f"{where}: unknown entity type {shown!r} (known: {', '.join(allowed_types)})")
@@ -144,7 +148,9 @@ def validate(
                 raise ReviewError(f"{where}: unknown redaction id {shown!r} in interview {iid!r}")
             seg_id, start, end = (int(x) for x in d.id.split(":"))
             if seg_id in replaced:
-                raise ReviewError(f"{where}: redaction {d.id} is in a corrected segment (it is detected again)")
+                raise ReviewError(
+                    f"{where}: redaction {d.id} is in a corrected segment (it is detected again)"
+                )
             decisions.append({"action": d.action, "segment_id": seg_id, "start": start, "end": end})
         else:
             decisions.append(_check_add(where, d, texts, iid, allowed_types))

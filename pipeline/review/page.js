@@ -1,22 +1,44 @@
-"use strict";
-/* The review page: renders the transcript once (DOM nodes, text only), filters by toggling classes,
-   records decisions in memory and downloads them as a JSON file. No network, no storage. */
-(function () {
+/* The review page's core: data, rendering, filters, redaction decisions, marking, project lists.
+   page.py joins page.js, file.js, player.js, edit.js and main.js into one strict function scope,
+   renders the transcript as DOM nodes (text only), filters by toggling classes; no network, no storage. */
   const D = JSON.parse(document.getElementById("review-data").textContent);
-  const segs = D.segments; // [segment id, start, end, speaker label, text]
+  // The current segments: [id, start, end, speaker label, text, speaker id, words, overlap], where
+  // words is flat (UTF-16 start, end, start time, end time, probability, ...). Corrections replace
+  // entries with new arrays (see edit.js); ORIG holds the untouched ones.
+  let segs = D.segments.slice();
+  const ORIG = new Set(segs);
   const reds = D.redactions; // {id, g (segment index), s, e (UTF-16 offsets), ty, sc, rc, rp, fl, pd}
   const $ = (id) => document.getElementById(id);
   const ASTRAL = /[\uD800-\uDBFF]/;
   const dec = new Map(); // redaction index -> "accept" | "reject"
-  let adds = []; // {k, g, s, e, ty}: spans marked as missed (UTF-16 offsets)
+  let adds = []; // {k, g, seg, s, e, ty}: spans marked as missed (UTF-16 offsets)
   let listAdds = []; // {list, term}
   let nextKey = 1;
   let dirty = false;
   let focusIdx = -1;
-  const bySeg = segs.map(() => []);
-  reds.forEach((r, i) => bySeg[r.g].push(i));
-  const restoredBySeg = segs.map(() => []);
-  D.restored.forEach((x) => restoredBySeg[x.g].push(x));
+  reds.forEach((r) => {
+    r.seg = segs[r.g];
+    r.g0 = r.g; // index in the original segment list
+  });
+  D.restored.forEach((x) => (x.seg = segs[x.g]));
+  let bySeg = [], restoredBySeg = [];
+  reindex();
+
+  // After corrections change the segment list: segment indexes again; replacements, restored spans
+  // and marks on a corrected segment are dropped (apply-review detects its new text again).
+  function reindex() {
+    const at = new Map(segs.map((s, g) => [s, g]));
+    bySeg = segs.map(() => []);
+    restoredBySeg = segs.map(() => []);
+    reds.forEach((r, i) => {
+      r.g = at.has(r.seg) ? at.get(r.seg) : -1;
+      if (r.g >= 0) bySeg[r.g].push(i);
+      else dec.delete(i);
+    });
+    for (const x of D.restored) if (at.has(x.seg)) restoredBySeg[at.get(x.seg)].push(x);
+    adds = adds.filter((a) => at.has(a.seg));
+    for (const a of adds) a.g = at.get(a.seg);
+  }
   let markEls = new Array(reds.length);
   let segEls = [];
 
@@ -101,8 +123,11 @@
 
   function segNode(g, addsHere) {
     const s = segs[g];
-    return h("div", { class: "seg", id: "g" + g, "data-g": g }, [
+    const cls = "seg" + (ORIG.has(s) ? "" : " edited") + (s[7] ? " overlap" : "");
+    return h("div", { class: cls, id: "g" + g, "data-g": g }, [
       h("div", { class: "meta" }, [
+        D.audio ? h("button", { class: "pb", type: "button", "data-p": "play", title: "Play this segment" }, ["\u25b6"]) : null,
+        h("button", { class: "pb", type: "button", "data-p": "edit", title: "Correct this segment (words, speaker, split, merge)" }, ["\u270e"]),
         h("span", { class: "ts" }, [D.timed ? clock(s[1]) : "#" + s[0]]),
         h("span", { class: "spk" }, [s[3]]),
       ]),
@@ -129,12 +154,14 @@
     segEls = Array.from(main.children);
     markEls = new Array(reds.length);
     cacheMarks(main);
+    afterRender();
   }
 
   function renderSeg(g) {
     for (const i of bySeg[g]) markEls[i] = undefined;
     segEls[g].querySelector(".txt").replaceChildren(...textNodes(g, adds.filter((a) => a.g === g)));
     cacheMarks(segEls[g]);
+    afterRender();
   }
 
   // ---------------------------------------------------------------- filters and counts
@@ -173,7 +200,7 @@
     $("counts").textContent =
       reds.length + " replacements, " + shown + " shown | this review: " + acc + " accepted, " + rej + " rejected, " +
       adds.length + " marked, " + listAdds.length + " list term(s)" +
-      (D.last_review ? " | last applied review: " + D.last_review.by + " on " + D.last_review.on : " | not reviewed yet");
+      (D.last_review ? " | last applied review: " + D.last_review.by + " on " + D.last_review.on + (D.approved ? " (approved)" : "") : " | not reviewed yet");
   }
 
   function buildTypeFilters() {
@@ -310,7 +337,7 @@
       dec.set(exact, "accept");
       return true;
     }
-    adds.push({ k: nextKey++, g, s, e, ty });
+    adds.push({ k: nextKey++, g, seg: segs[g], s, e, ty });
     return true;
   }
 
@@ -371,194 +398,3 @@
     ));
   }
 
-  // ---------------------------------------------------------------- the decisions file
-  function decisionsObject() {
-    const out = [];
-    for (const [i, action] of dec) out.push({ action, id: reds[i].id });
-    for (const a of adds) {
-      const t = segs[a.g][4];
-      out.push({ action: "add", segment_id: segs[a.g][0], start: toCp(t, a.s), end: toCp(t, a.e), text: t.slice(a.s, a.e), entity_type: a.ty });
-    }
-    return {
-      format: "interview-pipeline/review-decisions",
-      version: 1,
-      interview_id: D.interview_id,
-      state_sha256: D.state_sha256,
-      reviewer: $("reviewer").value.trim(),
-      created: new Date().toISOString(),
-      decisions: out,
-      list_additions: listAdds.slice(),
-    };
-  }
-
-  function download() {
-    const obj = decisionsObject();
-    if (!obj.reviewer) {
-      $("reviewer").focus();
-      return say("Enter your name as reviewer before downloading.", "err");
-    }
-    const blob = new Blob([JSON.stringify(obj, null, 1) + "\n"], { type: "application/json" });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = "decisions-" + D.interview_id + ".json";
-    a.id = "dl";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
-    dirty = false;
-    say("Downloaded " + obj.decisions.length + " decision(s). Apply with: interview-pipeline apply-review OUT " + a.download, "ok");
-  }
-
-  // The same checks as `apply-review` (pipeline/review/decisions.py): a file that fails any of them
-  // is refused whole and changes nothing on the page. Messages name the problem, never a value.
-  const TOP_KEYS = ["format", "version", "interview_id", "state_sha256", "reviewer", "created", "decisions", "list_additions"];
-  const isInt = (v) => Number.isInteger(v);
-  const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-  const keysIn = (o, allowed) => Object.keys(o).every((k) => allowed.includes(k));
-
-  function checkDecisions(obj) {
-    if (!isObj(obj) || obj.format !== "interview-pipeline/review-decisions") return { err: "That is not a review decisions file." };
-    if (obj.version !== 1) return { err: "Unsupported decisions file version." };
-    if (!keysIn(obj, TOP_KEYS)) return { err: "The decisions file has unknown keys." };
-    if (obj.interview_id !== D.interview_id) return { err: "That decisions file is for another interview." };
-    if (obj.state_sha256 !== D.state_sha256) return { err: "That decisions file was made against an older state of this interview." };
-    if (obj.reviewer !== undefined && (typeof obj.reviewer !== "string" || obj.reviewer.length > 200))
-      return { err: "The reviewer name in that file is malformed." };
-    const items = obj.decisions === undefined ? [] : obj.decisions;
-    const lists = obj.list_additions === undefined ? [] : obj.list_additions;
-    if (!Array.isArray(items) || !Array.isArray(lists)) return { err: "'decisions' and 'list_additions' must be lists." };
-    const byId = new Map(reds.map((r, i) => [r.id, i]));
-    const segIndex = new Map(segs.map((s, g) => [s[0], g]));
-    const out = { dec: new Map(), adds: [], listAdds: [], reviewer: obj.reviewer || "" };
-    const seen = new Set();
-    for (let n = 0; n < items.length; n++) {
-      const d = items[n], where = "Decision " + (n + 1) + ": ";
-      if (!isObj(d) || !["accept", "reject", "add"].includes(d.action)) return { err: where + "unknown action." };
-      let span;
-      if (d.action !== "add") {
-        if (!keysIn(d, ["action", "id"]) || typeof d.id !== "string" || !byId.has(d.id)) return { err: where + "unknown replacement id." };
-        out.dec.set(byId.get(d.id), d.action);
-        span = d.id;
-      } else {
-        if (!keysIn(d, ["action", "segment_id", "start", "end", "text", "entity_type"])) return { err: where + "unknown keys." };
-        if (!isInt(d.segment_id) || !isInt(d.start) || !isInt(d.end) || typeof d.text !== "string")
-          return { err: where + "'add' needs integer segment_id, start, end and the text." };
-        const g = segIndex.get(d.segment_id);
-        if (g === undefined) return { err: where + "unknown segment id." };
-        const t = segs[g][4], cps = Array.from(t).length;
-        if (!(0 <= d.start && d.start < d.end && d.end <= cps)) return { err: where + "offsets out of range." };
-        const s = toU16(t, d.start), e = toU16(t, d.end);
-        if (t.slice(s, e) !== d.text) return { err: where + "offsets do not match the segment text." };
-        if (!D.entity_types.includes(d.entity_type)) return { err: where + "unknown entity type." };
-        out.adds.push({ k: nextKey++, g, s, e, ty: d.entity_type });
-        span = d.segment_id + ":" + d.start + ":" + d.end;
-      }
-      if (seen.has(span)) return { err: where + "a second decision for the same span." };
-      seen.add(span);
-    }
-    for (let n = 0; n < lists.length; n++) {
-      const a = lists[n], where = "List addition " + (n + 1) + ": ";
-      if (!isObj(a) || Object.keys(a).length !== 2 || !keysIn(a, ["list", "term"])) return { err: where + "needs exactly 'list' and 'term'." };
-      if (a.list !== "known_names" && a.list !== "allow_list") return { err: where + "unknown list." };
-      const term = typeof a.term === "string" ? a.term.trim() : "";
-      if (!term || term.length > 200 || term.includes("\n")) return { err: where + "a term is one line of 1-200 characters." };
-      const f = term.toLocaleLowerCase();
-      if (out.listAdds.some((x) => x.list !== a.list && x.term.toLocaleLowerCase() === f)) return { err: where + "a term cannot be on both lists." };
-      if (!out.listAdds.some((x) => x.list === a.list && x.term.toLocaleLowerCase() === f)) out.listAdds.push({ list: a.list, term });
-    }
-    return out;
-  }
-
-  function resume(file) {
-    const fr = new FileReader();
-    fr.onload = () => {
-      let obj;
-      try {
-        obj = JSON.parse(fr.result);
-      } catch (e) {
-        return say("That file is not valid JSON.", "err");
-      }
-      const got = checkDecisions(obj);
-      if (got.err) return say("Not resumed: " + got.err, "err");
-      dec.clear();
-      for (const [i, a] of got.dec) dec.set(i, a);
-      adds = got.adds;
-      listAdds = got.listAdds;
-      if (got.reviewer) $("reviewer").value = got.reviewer;
-      renderAll();
-      renderListAdds();
-      applyFilter();
-      say("Resumed " + (got.dec.size + got.adds.length) + " decision(s).", "ok");
-    };
-    fr.readAsText(file);
-  }
-
-  // ---------------------------------------------------------------- wiring
-  function wire() {
-    $("transcript").addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-a]");
-      if (!b) return;
-      const m = b.closest("mark");
-      if (b.dataset.a === "remove") return removeAdd(+m.dataset.add);
-      decide(+m.dataset.r, b.dataset.a);
-    });
-    $("transcript").addEventListener("mouseup", () => {
-      const sp = selectedSpan();
-      if (!sp.err) $("term").value = sp.text;
-    });
-    for (const id of ["score-min", "score-max"]) $(id).addEventListener("input", applyFilter);
-    for (const id of ["flagged-only", "undecided-only", "compact"]) $(id).addEventListener("change", applyFilter);
-    $("types").addEventListener("change", applyFilter);
-    $("next").addEventListener("click", nextUndecided);
-    $("accept-shown").addEventListener("click", () => {
-      markEls.forEach((el, i) => {
-        if (el && !el.classList.contains("off") && !decided(i) && !segEls[reds[i].g].classList.contains("hide")) {
-          dec.set(i, "accept");
-          el.classList.add("d-accept");
-        }
-      });
-      dirty = true;
-      applyFilter();
-    });
-    $("mark-btn").addEventListener("mousedown", (ev) => ev.preventDefault()); // keep the selection
-    $("mark-btn").addEventListener("click", markSelection);
-    $("add-known").addEventListener("click", () => addList("known_names", $("term").value));
-    $("add-allow").addEventListener("click", () => addList("allow_list", $("term").value));
-    $("list-adds").addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-n]");
-      if (!b) return;
-      listAdds.splice(+b.dataset.n, 1);
-      renderListAdds();
-      updateCounts();
-    });
-    $("download").addEventListener("click", download);
-    $("load").addEventListener("change", (ev) => {
-      if (ev.target.files[0]) resume(ev.target.files[0]);
-      ev.target.value = ""; // the same file can be chosen again
-    });
-    document.addEventListener("keydown", (ev) => {
-      if (ev.target.closest("input, select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-      if (ev.key === "n") nextUndecided();
-      else if ((ev.key === "a" || ev.key === "r") && focusIdx >= 0) decide(focusIdx, ev.key === "a" ? "accept" : "reject");
-    });
-    window.addEventListener("beforeunload", (ev) => {
-      if (dirty) {
-        ev.preventDefault();
-        ev.returnValue = "";
-      }
-    });
-  }
-
-  $("title").textContent = "Review: " + D.interview_id + " (" + segs.length + " segments)";
-  buildTypeFilters();
-  renderAll();
-  wire();
-  applyFilter();
-  performance.mark("review-ready");
-  window.reviewApp = { applyFilter, decisionsObject, readyMs: performance.now() };
-  document.documentElement.dataset.ready = "1";
-  // Two animation frames later the first layout and paint of the transcript are done.
-  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("review-painted")));
-})();
