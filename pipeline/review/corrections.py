@@ -151,6 +151,7 @@ def correction_counts(raw: Transcript, groups: list[Any]) -> dict[str, int]:
         changed = sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal")
         c["words_changed"] += changed
         c["edited"] += changed > 0
-        old_spk = {s.speaker for s in old}
-        c["speaker_changed"] += any(ns.speaker is not None and ns.speaker not in old_spk for ns in g.segments)
+        for ns in g.segments:  # against the segment it keeps the id of, or the first one it replaces
+            before = by_id[ns.id].speaker if ns.id in g.replaces else old[0].speaker
+            c["speaker_changed"] += ns.speaker is not None and ns.speaker != before
     return c
