@@ -168,7 +168,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{args.out}: no pipeline output here (manifest.json missing)", file=sys.stderr)
         return EXIT_FAILED
     m = Manifest.load(layout)
-    rows = [("interview", "audio", *ALL_STAGES[:-1], "file")]
+    from pipeline.review import interview_review_state
+
+    rows = [("interview", "audio", *ALL_STAGES[:-1], "review", "file")]
     failed = 0
     for iid, rec in sorted(m.interviews.items()):
         if iid == PROJECT:
@@ -178,7 +180,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         failed += "failed" in cells
         dur = rec.get("duration")
         source = Path(rec["source"]).name if rec.get("source") else "-"
-        rows.append((iid, f"{dur / 60:.1f} min" if dur else "-", *cells, source))
+        review = interview_review_state(args.out, iid)
+        rows.append((iid, f"{dur / 60:.1f} min" if dur else "-", *cells, review, source))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))

@@ -352,3 +352,322 @@ def test_review_then_apply_review_end_to_end(browser, tmp_path: Path) -> None:
 
     with pytest.raises(ReviewError, match="another state"):
         apply_review(out, decisions, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Crafted decisions files: the page validates as apply-review does and never runs what it loads
+
+PWNED = "window.__pwned = (window.__pwned || 0) + 1"
+IMG = f'"><img src=x onerror="{PWNED}"><script>{PWNED}</script>'
+
+
+def _good(**over) -> dict:
+    d = {
+        "format": "interview-pipeline/review-decisions",
+        "version": 1,
+        "interview_id": "int-a",
+        "state_sha256": state_hash(RAW, REDS),
+        "reviewer": "R",
+        "decisions": [{"action": "reject", "id": f"1:{REDS[1].start}:{REDS[1].end}"}],
+        "list_additions": [],
+    }
+    d.update(over)
+    return d
+
+
+CRAFTED = {
+    "start as markup": {
+        "decisions": [
+            {
+                "action": "add",
+                "segment_id": 1,
+                "start": IMG,
+                "end": 5,
+                "text": "My na",
+                "entity_type": "PERSON",
+            }
+        ]
+    },
+    "entity type as markup": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": "My", "entity_type": IMG}
+        ]
+    },
+    "segment id as markup": {
+        "decisions": [
+            {"action": "add", "segment_id": IMG, "start": 0, "end": 2, "text": "My", "entity_type": "PERSON"}
+        ]
+    },
+    "offsets out of range": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 999, "text": "My", "entity_type": "PERSON"}
+        ]
+    },
+    "text does not match": {
+        "decisions": [
+            {"action": "add", "segment_id": 1, "start": 0, "end": 2, "text": IMG, "entity_type": "PERSON"}
+        ]
+    },
+    "unknown id": {"decisions": [{"action": "accept", "id": IMG}]},
+    "extra key": {"decisions": [{"action": "accept", "id": "1:11:22", "html": IMG}]},
+    "action as markup": {"decisions": [{"action": IMG, "id": "1:11:22"}]},
+    "decision not an object": {"decisions": [IMG]},
+    "duplicate span": {
+        "decisions": [{"action": "accept", "id": "1:11:22"}, {"action": "reject", "id": "1:11:22"}]
+    },
+    "list as markup": {"list_additions": [{"list": IMG, "term": "x"}]},
+    "term on both lists": {
+        "list_additions": [{"list": "known_names", "term": "Ab"}, {"list": "allow_list", "term": "ab"}]
+    },
+    "another interview": {"interview_id": "int-b"},
+    "older state": {"state_sha256": "0" * 64},
+    "version 9": {"version": 9},
+    "unknown top key": {"onload": IMG},
+    "reviewer not a string": {"reviewer": {"toString": IMG}},
+}
+
+
+def _load(ui: Page, path: Path) -> str:
+    ui.page.evaluate("document.getElementById('msg').className = ''")
+    ui.page.set_input_files("#load", str(path))
+    ui.page.wait_for_selector("#msg.ok, #msg.err")
+    return ui.page.get_attribute("#msg", "class")
+
+
+def test_page_refuses_crafted_decisions_files_and_runs_nothing(
+    browser, handmade: Path, tmp_path: Path
+) -> None:
+    [path] = write_review_pages(handmade)
+    ui = Page(browser, path)
+    try:
+        before = ui.page.inner_html("#transcript")
+        for n, (name, over) in enumerate(CRAFTED.items()):
+            f = tmp_path / f"crafted-{n}.json"
+            f.write_text(json.dumps(_good(**over)), encoding="utf-8")
+            assert _load(ui, f) == "err", name
+            assert ui.page.inner_text("#msg").startswith(("Not resumed", "That")), name
+            assert ui.page.inner_html("#transcript") == before, f"{name}: the page changed"
+        # Markup where the format allows free text (a list term, the reviewer) is shown as text.
+        f = tmp_path / "text.json"
+        f.write_text(
+            json.dumps(_good(reviewer=IMG, list_additions=[{"list": "known_names", "term": IMG}])),
+            encoding="utf-8",
+        )
+        assert _load(ui, f) == "ok"
+        assert IMG in ui.page.inner_text("#list-adds")
+        assert ui.page.input_value("#reviewer") == IMG
+        assert "d-reject" in ui.page.get_attribute("mark[data-r='1']", "class")
+        assert (
+            ui.page.locator("img, script:not(#review-data):not([type])").count() <= 1
+        )  # the page's own script
+        assert ui.page.evaluate("window.__pwned") is None
+        assert ui.errors == [] and ui.blocked == []
+    finally:
+        ui.close()
+
+
+def test_csp_blocks_inline_script_but_runs_the_pages_own(browser, handmade: Path) -> None:
+    [path] = write_review_pages(handmade)
+    html = path.read_text(encoding="utf-8")
+    assert "unsafe-inline" not in html and "'sha256-" in html
+    ui = Page(browser, path)  # waits for data-ready: the page's own (hashed) script ran
+    try:
+        page = ui.page
+        page.evaluate("""() => { window.__violations = [];
+            document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective)); }""")
+        # Its own style applies (hashed); injected script, event handlers and styles do not.
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('.restricted')).color")
+            == "rgb(255, 255, 255)"
+        )
+        page.evaluate(
+            f"""() => {{
+              const s = document.createElement('script'); s.textContent = {json.dumps(PWNED)}; document.body.append(s);
+              const d = document.createElement('div'); d.innerHTML = '<img src="data:," onerror="{PWNED}">'; document.body.append(d);
+              const st = document.createElement('style'); st.textContent = 'body {{ color: rgb(1, 2, 3) }}'; document.head.append(st);
+            }}"""
+        )
+        _until(page, "window.__violations.length >= 2")
+        assert page.evaluate("window.__pwned") is None
+        assert page.evaluate("getComputedStyle(document.body).color") != "rgb(1, 2, 3)"
+        assert ui.blocked == []
+    finally:
+        ui.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Listen, correct, approve: a real recording beside the page, corrections applied end to end
+
+RECORDING = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval" / "speakers" / "sample.wav"
+
+
+def _timed(i: int, t0: float, speaker: str, text: str, low: tuple[str, ...] = ()) -> Segment:
+    words, t = [], t0
+    for w in text.split(" "):
+        words.append(Word(round(t, 2), round(t + 0.4, 2), " " + w, 0.3 if w in low else 0.95, speaker))
+        t += 0.45
+    return Segment(i, t0, round(t, 2), text, speaker, words)
+
+
+def _listen_interview(tmp_path: Path) -> tuple[Path, Path]:
+    """A JSON transcript (the ASR misheard a name in segment 3; segment 2 has the wrong speaker)."""
+    t = Transcript(
+        "int-a",
+        "en",
+        [
+            _timed(0, 0.5, "S1", "Thank you for taking part. Could you tell me your name?"),
+            _timed(1, 6.0, "S2", "My name is Anna Jensen and I live in Aarhus."),
+            _timed(2, 12.0, "S1", "I have worked at the hospital for ten years."),
+            _timed(3, 18.0, "S2", "I told honor yens and about it last week.", low=("honor", "yens", "and")),
+            _timed(4, 24.0, "S1", "Thank you."),
+        ],
+        [Speaker("S1", "Interviewer", "interviewer"), Speaker("S2", "Participant")],
+        30.0,
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "int-a.json").write_text(t.to_json(), encoding="utf-8")
+    (src / "int-b.txt").write_text(
+        "Interviewer: Hello.\nParticipant: Anna Jensen told me.\n", encoding="utf-8"
+    )
+    return src, tmp_path / "OUT"
+
+
+def _until(page, expr: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until true (``wait_for_function`` evaluates strings inside the
+    page, which the page's CSP forbids)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not page.evaluate(expr):
+        assert time.monotonic() < end, f"timed out waiting for {expr}"
+        page.wait_for_timeout(50)
+
+
+def _shareable_texts(root: Path) -> dict[str, str]:
+    """Every shareable file's text (docx/qdpx: every member of the zip)."""
+    import zipfile
+
+    out = {}
+    for f in root.rglob("*"):
+        if not f.is_file():
+            continue
+        if zipfile.is_zipfile(f):
+            with zipfile.ZipFile(f) as z:
+                out[str(f)] = "".join(z.read(n).decode("utf-8", "ignore") for n in z.namelist())
+        else:
+            out[str(f)] = f.read_text(encoding="utf-8", errors="ignore")
+    return out
+
+
+@pytest.mark.skipif(not RECORDING.is_file(), reason="shared/eval/speakers/sample.wav missing")
+def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path) -> None:
+    import subprocess
+
+    from pipeline.config import PipelineConfig
+    from pipeline.export import WRITERS
+    from pipeline.review import ReviewError, apply_review, interview_review_state
+    from pipeline.runner import Coordinator
+
+    src, out = _listen_interview(tmp_path)
+    config = PipelineConfig.model_validate({"export": {"formats": sorted(WRITERS)}})
+    outcomes = Coordinator(out, config, progress=False).run(sorted(src.iterdir()), transcripts=True)
+    assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
+    layout = Layout(out)
+    # The interview's recording, where the ingest stage would have put it (16 kHz mono).
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(RECORDING), "-ac", "1", "-ar", "16000",
+                    str(layout.restricted("int-a") / "audio.wav")], check=True)  # fmt: skip
+    raw0, reds0 = load_interview(layout, "int-a")
+    person = {r.segment_id: r.replacement for r in reds0 if r.text == "Anna Jensen"}
+    assert 1 in person, "the detector must find the name in segment 1"
+    assert interview_review_state(out, "int-a") == "draft"
+
+    [path] = write_review_pages(out, interview="int-a")
+    assert (layout.restricted("int-a") / "review_audio.ogg").is_file()
+    ui = Page(browser, path)
+    page = ui.page
+    try:
+        page.wait_for_selector("html[data-audio-ready='1']")
+        assert page.locator("#player").is_visible()
+        page.wait_for_selector("html[data-low-words='3']", state="attached")  # the unsure words
+        # Play segment 1 from its start: the clock moves on from 6 s and a word of it lights up.
+        page.click("#g1 button[data-p='play']")
+        _until(page, "document.getElementById('audio').currentTime > 6.5")
+        _until(page, "(document.documentElement.dataset.nowWord || '').startsWith('1:')")
+        page.keyboard.press("Space")  # pause
+        _until(page, "document.getElementById('audio').paused")
+        t = page.evaluate("document.getElementById('audio').currentTime")
+        assert 6.0 <= t < 12.0
+        page.keyboard.press("ArrowDown")  # next segment
+        _until(page, "Math.abs(document.getElementById('audio').currentTime - 12.0) < 0.05")
+        page.keyboard.press("-")
+        assert page.evaluate("document.getElementById('audio').playbackRate") == 0.75
+
+        # Correct the misheard name; give segment 2 to the participant; approve.
+        page.click("#g3 button[data-p='edit']")
+        page.fill("#g3 .editor textarea", "I told Anna Jensen about it last week.")
+        page.click("#g3 .editor button[data-e='save']")
+        page.click("#g2 button[data-p='edit']")
+        page.select_option("#g2 .editor select", "S2")
+        page.click("#g2 .editor button[data-e='save']")
+        assert "Participant" in page.inner_text("#g2 .spk")
+        assert page.locator(".seg.edited").count() == 2
+        page.check("#approve")
+        dl = ui.download("E2E Reviewer", tmp_path / "decisions.json")
+
+        # The page refuses a decisions file for another interview, or with a malformed correction.
+        obj = json.loads(dl.read_text())
+        assert obj["version"] == 2 and obj["approved"] is True
+        assert [c["replaces"] for c in obj["corrections"]] == [[2], [3]]
+        for n, bad in enumerate(
+            [{**obj, "interview_id": "int-b"},
+             {**obj, "corrections": [{"replaces": [1, 3], "segments": []}]},
+             {**obj, "corrections": [{"replaces": [3], "segments": [{"id": 1, "text": "x"}]}]},
+             {**obj, "corrections": [{"replaces": [3], "segments": [{"id": 3, "text": "x", "speaker": "S9"}]}]}]
+        ):  # fmt: skip
+            f = tmp_path / f"bad-{n}.json"
+            f.write_text(json.dumps(bad), encoding="utf-8")
+            assert _load(ui, f) == "err", n
+        assert ui.errors == []
+        assert ui.blocked == [] and all(u.startswith(("file://", "blob:")) for u in ui.requests), ui.requests
+        assert any(u.endswith("/review_audio.ogg") for u in ui.requests)
+    finally:
+        ui.close()
+
+    summary = apply_review(out, dl, config)
+    assert "Transcript corrected: 1 segment(s) edited" in summary and "Approved." in summary
+    rdir = layout.restricted("int-a")
+    raw = Transcript.load(rdir / "transcript.json")
+    original = Transcript.load(rdir / "transcript.original.json")
+    assert raw.segments[3].text == "I told Anna Jensen about it last week."
+    assert original.segments[3].text == raw0.segments[3].text  # the ASR output kept beside it
+    assert raw.segments[2].speaker == "S2"
+    # Word times: unchanged words keep theirs; the new ones lie between "told" and "about".
+    old = {w.text.strip(): w for w in raw0.segments[3].words}
+    new = raw.segments[3].words
+    assert [w.text.strip() for w in new] == "I told Anna Jensen about it last week.".split()
+    assert (new[1].start, new[1].end) == (old["told"].start, old["told"].end)
+    assert (new[4].start, new[4].end) == (old["about"].start, old["about"].end)
+    assert old["told"].end <= new[2].start < new[3].end <= old["about"].start
+
+    # The corrected name is pseudonymised, with the pseudonym it has elsewhere, in every export.
+    _, reds = load_interview(layout, "int-a")
+    fixed = [r for r in reds if r.segment_id == 3 and "Jensen" in r.text]
+    assert fixed and fixed[0].replacement == person[1]
+    share = Transcript.load(layout.shareable("int-a") / "transcript.json")
+    assert person[1] in share.segments[3].text and share.segments[2].speaker == "S2"
+    texts = _shareable_texts(layout.shareable_root)
+    assert len(texts) > 8
+    for name, text in texts.items():
+        assert "Jensen" not in text and "honor yens" not in text, name
+    assert interview_review_state(out, "int-a") == "approved"
+    summary_csv = (layout.shareable_root / "audit_summary.csv").read_text()
+    assert summary_csv.splitlines()[1].startswith("int-a,approved,")
+    audit = [json.loads(x) for x in (layout.restricted_root / "audit_trail.jsonl").read_text().splitlines()]
+    assert {"correction", "approved"} <= {a["event"] for a in audit}
+    assert not any("Anna" in json.dumps(a) for a in audit if a["event"] in ("correction", "approved"))
+    # A later `run` keeps the correction (the speakers stage is not redone over it).
+    Coordinator(out, config, progress=False).run(sorted(src.iterdir()), transcripts=True)
+    assert Transcript.load(rdir / "transcript.json").segments[3].text == raw.segments[3].text
+    with pytest.raises(ReviewError, match="another state"):
+        apply_review(out, dl, config)

@@ -121,7 +121,7 @@ REFUSALS = [
     ("not-an-object", b"[]", "must be a JSON object"),
     ("not-utf8", b"\xff\xfe{}", "not valid JSON"),
     ("wrong-format", _set("format", "something-else"), "not a review decisions file"),
-    ("wrong-version", _set("version", 2), "unsupported decisions version"),
+    ("wrong-version", _set("version", 3), "unsupported decisions version"),
     ("unknown-top-key", _set("extra", 1), "unknown key"),
     ("unknown-interview", _set("interview_id", "int-zzz"), "not in this output folder"),
     ("other-interviews-hash", _other_hash, "another state"),
@@ -136,7 +136,7 @@ REFUSALS = [
     ("offsets-reversed", _set("decisions.2.end", 0), "out of range"),
     ("offsets-not-matching-text", _set("decisions.2.start", 0), "do not match the text"),
     ("text-not-matching", _set("decisions.2.text", "Petra"), "do not match the text"),
-    ("offset-not-int", _set("decisions.2.start", "7"), "integer segment_id, start, end"),
+    ("offset-not-int", _set("decisions.2.start", "7"), "decisions 3 -> start: input should be a valid integer"),
     (
         "unknown-entity-type",
         _set("decisions.2.entity_type", "HAIR_COLOUR"),
@@ -148,7 +148,7 @@ REFUSALS = [
         lambda d: {**d, "decisions": d["decisions"] + [d["decisions"][0]]},
         "second decision",
     ),
-    ("bad-list-name", _set("list_additions.0.list", "deny_list"), "'list' must be one of"),
+    ("bad-list-name", _set("list_additions.0.list", "deny_list"), "list: input should be 'known_names'"),
     ("empty-term", _set("list_additions.0.term", " "), "'term' must be one line"),
     (
         "term-on-both-lists",
@@ -314,10 +314,10 @@ def test_audit_summary_counts_and_holds_no_original_value(out: Path) -> None:
     lines = csv_path.read_text().splitlines()
     assert (
         lines[0]
-        == "interview,status,reviewer,reviewed_on,replacements,reviewed,accepted,rejected,added,LOCATION,PERSON,PHONE_NUMBER"
+        == "interview,state,status,reviewer,reviewed_on,replacements,reviewed,accepted,rejected,added,LOCATION,PERSON,PHONE_NUMBER"
     )
-    assert lines[1] == "int-a,not reviewed,,,4,0,0,0,0,1,2,1"
-    assert lines[2] == "int-b,not reviewed,,,1,0,0,0,0,0,1,0"
+    assert lines[1] == "int-a,draft,not reviewed,,,4,0,0,0,0,1,2,1"
+    assert lines[2] == "int-b,draft,not reviewed,,,1,0,0,0,0,0,1,0"
     _, reds = load_interview(layout, "int-a")
     stored = merge_stored(
         None,
@@ -331,7 +331,7 @@ def test_audit_summary_counts_and_holds_no_original_value(out: Path) -> None:
     write_audit_summary(out)
     assert (
         csv_path.read_text().splitlines()[1]
-        == "int-a,reviewed by Dr Who on 2024-05-01,Dr Who,2024-05-01,4,1,0,1,0,1,2,1"
+        == "int-a,draft,reviewed by Dr Who on 2024-05-01,Dr Who,2024-05-01,4,1,0,1,0,1,2,1"
     )
     for p in (csv_path, html_path):
         text = p.read_text()

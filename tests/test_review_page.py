@@ -131,5 +131,5 @@ def test_unknown_interview_and_empty_folder_are_errors(out: Path, tmp_path: Path
 def test_review_page_also_writes_shareable_summary(out: Path) -> None:
     write_review_pages(out, interview="int-x")
     summary = (out / "shareable" / "audit_summary.csv").read_text()
-    assert summary.splitlines()[1].startswith("int-x,not reviewed,")
+    assert summary.splitlines()[1].startswith("int-x,draft,not reviewed,")
     assert "Anna" not in summary and "Aarhus" not in summary

@@ -17,7 +17,9 @@ from pipeline.review.common import (
     AUDIT_NAME,
     DECISIONS_NAME,
     LIST_KEYS,
+    ORIGINAL_NAME,
     PAGE_NAME,
+    RAW_NAME,
     REVIEWER_RECOGNIZER,
     ReviewError,
     entity_types,
@@ -40,7 +42,15 @@ from pipeline.review.decisions import (
     utc_now,
     validate,
 )
-from pipeline.store import Layout, Manifest, OutputLock, atomic_write_json
+from pipeline.store import (
+    Layout,
+    Manifest,
+    OutputLock,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    sha256_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +118,24 @@ def _rerun(out: Path, config: Any, passphrase: str | None, ids: list[str]) -> tu
     return ids, len(written)
 
 
+def _write_corrected(layout: Layout, iid: str, corrected: Any) -> None:
+    """The corrected raw transcript replaces ``transcript.json``; the first version (the speaker-tagged
+    ASR output) is kept as ``transcript.original.json``. The speakers stage's record is updated, so a
+    later ``run`` keeps the correction instead of redoing the stage."""
+    rdir = layout.restricted(iid)
+    path, original = rdir / RAW_NAME, rdir / ORIGINAL_NAME
+    if not original.is_file():
+        atomic_write_bytes(original, path.read_bytes())
+    atomic_write_text(path, corrected.to_json())
+    m = Manifest.load(layout)
+    rec = m.stage(iid, "speakers")
+    rel = str(path.relative_to(layout.out))
+    if rec is not None and rel in rec.outputs:
+        rec.outputs[rel] = sha256_file(path)
+        m.set_stage(iid, "speakers", rec)
+        m.save()
+
+
 def _refresh_pages(layout: Layout, ids: list[str]) -> None:
     from pipeline.review.page import write_page
 
@@ -151,7 +179,9 @@ def apply_review(
         }
         _check_key(layout, passphrase)
 
-        # 2. Record: decisions, lists, audit trail.
+        # 2. Record: the corrected raw transcript, decisions, lists, audit trail.
+        if review.corrected is not None:
+            _write_corrected(layout, iid, review.corrected)
         atomic_write_json(layout.restricted(iid) / DECISIONS_NAME, merged)
         if review.list_additions:
             save_project_lists(out, new_lists)
@@ -180,9 +210,18 @@ def apply_review(
         if review.list_additions
         else ""
     )
+    c = review.correction_counts
+    corr_note = (
+        f" Transcript corrected: {c['edited']} segment(s) edited ({c['words_changed']} word(s)), "
+        f"{c['speaker_changed']} speaker change(s), {c['split']} split(s), {c['merged']} merge(s), "
+        f"{c['deleted']} deleted; the original is kept as {ORIGINAL_NAME}."
+        if review.corrections
+        else ""
+    )
+    approved = " Approved." if review.approved else ""
     return (
         f"Review of {iid} applied: {review.count('accept')} replacement(s) accepted, {review.count('reject')} rejected "
-        f"(original restored), {review.count('add')} missed span(s) marked.{lists_note} "
+        f"(original restored), {review.count('add')} missed span(s) marked.{corr_note}{approved}{lists_note} "
         f"Re-pseudonymised {len(rerun_ids)} interview(s); {n_written} export file(s) rewritten. "
         f"Audit trail: {layout.restricted_root / AUDIT_NAME}; summary: {layout.shareable_root / 'audit_summary.csv'}."
     )

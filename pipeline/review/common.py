@@ -22,6 +22,7 @@ from pipeline.store import Layout, atomic_write_text
 logger = logging.getLogger(__name__)
 
 RAW_NAME = "transcript.json"
+ORIGINAL_NAME = "transcript.original.json"  # the raw transcript before a reviewer's first correction
 REDACTIONS_NAME = "redactions.json"
 DECISIONS_NAME = "review_decisions.json"
 PAGE_NAME = "review.html"
@@ -125,6 +126,17 @@ def load_stored_decisions(layout: Layout, interview_id: str) -> dict[str, Any] |
     if not isinstance(data, dict) or not isinstance(data.get("decisions"), dict):
         raise ReviewError(f"{path}: not a review decisions file")
     return data
+
+
+def review_state(stored: dict[str, Any] | None) -> str:
+    """``approved`` (the last applied review approved it), ``corrected`` (a reviewer corrected the
+    transcript) or ``draft``."""
+    if not stored:
+        return "draft"
+    reviews = stored.get("reviews") or []
+    if reviews and reviews[-1].get("approved"):
+        return "approved"
+    return "corrected" if stored.get("corrections") else "draft"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,17 +1,9 @@
 """The decisions file a reviewer downloads: validate it, fold it into the stored decisions, audit it.
 
 Everything here is checked before anything is written: a refused file changes nothing. Error
-messages name the file, ids and offsets, never the text of a span or a list term.
-
-Format (``format`` and ``version`` are checked)::
-
-    {"format": "interview-pipeline/review-decisions", "version": 1,
-     "interview_id": "interview-01", "state_sha256": "<hash embedded in the review page>",
-     "reviewer": "A. Researcher", "created": "2024-05-01T10:00:00.000Z",
-     "decisions": [{"action": "accept", "id": "12:5:16"}, {"action": "reject", "id": "14:0:6"},
-                   {"action": "add", "segment_id": 20, "start": 3, "end": 14, "text": "...",
-                    "entity_type": "PERSON"}],
-     "list_additions": [{"list": "known_names", "term": "..."}, {"list": "allow_list", "term": "..."}]}
+messages name the file, ids and offsets, never the text of a span or a list term. The format
+(version 2, with the migration from version 1) is defined in ``fileformat``; its structure is checked
+by the pydantic schema there, its content against the interview here.
 """
 
 from __future__ import annotations
@@ -24,30 +16,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline.review import fileformat
 from pipeline.review.common import (
     LIST_KEYS,
     MAX_TERM_CHARS,
     ReviewError,
     redaction_id,
 )
+from pipeline.review.corrections import apply_corrections, check_corrections, correction_counts
 from pipeline.schema import Redaction, Transcript
 from pipeline.store import FILE_MODE, StoreError, ensure_dir
 
-FORMAT = "interview-pipeline/review-decisions"
-VERSION = 1
-STORED_VERSION = 1
+FORMAT = fileformat.FORMAT
+VERSION = fileformat.VERSION
+STORED_VERSION = 2
 ACTIONS = ("accept", "reject", "add")
-_TOP_KEYS = {
-    "format",
-    "version",
-    "interview_id",
-    "state_sha256",
-    "reviewer",
-    "created",
-    "decisions",
-    "list_additions",
-}
-_MAX_REVIEWER_CHARS = 200
 
 
 @dataclass
@@ -61,6 +44,10 @@ class Review:
     file_sha256: str
     decisions: list[dict[str, Any]] = field(default_factory=list)
     list_additions: list[dict[str, str]] = field(default_factory=list)
+    corrections: list[Any] = field(default_factory=list)  # fileformat.Correction
+    corrected: Transcript | None = None  # the raw transcript with the corrections applied
+    correction_counts: dict[str, int] = field(default_factory=dict)
+    approved: bool = False
 
     def count(self, action: str) -> int:
         return sum(d["action"] == action for d in self.decisions)
@@ -77,31 +64,47 @@ def parse_decisions_file(path: Path) -> tuple[dict[str, Any], str]:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ReviewError(f"{path}: not valid JSON{where}; download it again from the review page") from e
+    except RecursionError as e:
+        raise ReviewError(f"{path}: nested too deeply to be a decisions file") from e
     if not isinstance(obj, dict):
         raise ReviewError(f"{path}: not a decisions file (the top level must be a JSON object)")
     return obj, hashlib.sha256(data).hexdigest()
 
 
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def check_header(path: Path, obj: dict[str, Any], known_interviews: list[str]) -> str:
-    """Format, version, known keys and the interview id; returns the interview id."""
+    """Format, version and the interview id; returns the interview id."""
     if obj.get("format") != FORMAT:
         raise ReviewError(f"{path}: not a review decisions file (format must be {FORMAT!r})")
-    if obj.get("version") != VERSION:
-        raise ReviewError(
-            f"{path}: unsupported decisions version {obj.get('version')!r} (supported: {VERSION})"
+    if obj.get("version") not in fileformat.SUPPORTED:
+        shown = (
+            obj.get("version") if isinstance(obj.get("version"), int) else type(obj.get("version")).__name__
         )
-    unknown = set(obj) - _TOP_KEYS
-    if unknown:
-        raise ReviewError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ReviewError(
+            f"{path}: unsupported decisions version {shown!r} "
+            f"(supported: {', '.join(map(str, fileformat.SUPPORTED))})"
+        )
     iid = obj.get("interview_id")
     if not isinstance(iid, str) or iid not in known_interviews:
         shown = iid if isinstance(iid, str) and len(iid) <= 80 else type(iid).__name__
         raise ReviewError(f"{path}: interview {shown!r} is not in this output folder")
     return iid
+
+
+def _check_add(where: str, d: Any, texts: dict[int, str], iid: str, allowed_types: tuple[str, ...]) -> dict:
+    if d.segment_id not in texts:
+        raise ReviewError(f"{where}: unknown segment id {d.segment_id} in interview {iid!r}")
+    t = texts[d.segment_id]
+    if not 0 <= d.start < d.end <= len(t):
+        raise ReviewError(f"{where}: offsets {d.start}-{d.end} are out of range for segment {d.segment_id}")
+    if t[d.start : d.end] != d.text:
+        raise ReviewError(
+            f"{where}: offsets {d.start}-{d.end} do not match the text of segment {d.segment_id}"
+        )
+    if d.entity_type not in allowed_types:
+        shown = d.entity_type if len(d.entity_type) <= 40 else "..."
+        raise ReviewError(f"{where}: unknown entity type {shown!r} (known: {', '.join(allowed_types)})")
+    return {"action": "add", "segment_id": d.segment_id, "start": d.start, "end": d.end, "text": d.text,
+            "entity_type": d.entity_type}  # fmt: skip
 
 
 def validate(
@@ -123,72 +126,44 @@ def validate(
             f"{path}: made against another state of interview {iid!r} (hash mismatch: it was changed or "
             "re-pseudonymised since the review page was written); write the page again and redo the review"
         )
-    reviewer = obj.get("reviewer")
-    if not isinstance(reviewer, str) or not reviewer.strip() or len(reviewer) > _MAX_REVIEWER_CHARS:
-        raise ReviewError(
-            f"{path}: 'reviewer' must be the reviewer's name (1-{_MAX_REVIEWER_CHARS} characters)"
-        )
-    created = obj.get("created")
-    if created is not None and not isinstance(created, str):
-        raise ReviewError(f"{path}: 'created' must be a timestamp string")
-    items = obj.get("decisions", [])
-    if not isinstance(items, list):
-        raise ReviewError(f"{path}: 'decisions' must be a list")
+    if not isinstance(obj.get("reviewer"), str) or not obj["reviewer"].strip():
+        raise ReviewError(f"{path}: 'reviewer' must be the reviewer's name (1-200 characters)")
+    try:
+        f = fileformat.parse(obj)
+    except ValueError as e:
+        raise ReviewError(f"{path}: {e}") from None
 
-    texts = {s.id: s.text for s in raw.segments}
+    check_corrections(str(path), f.corrections, raw)
+    corrected = apply_corrections(raw, f.corrections)
+    replaced = {i for g in f.corrections for i in g.replaces}
+    texts = {s.id: s.text for s in corrected.segments}
     ids = {redaction_id(r) for r in redactions if r.segment_id in texts}  # not speaker-label replacements
     seen: set[str] = set()
     decisions: list[dict[str, Any]] = []
-    for n, d in enumerate(items, 1):
+    for n, d in enumerate(f.decisions, 1):
         where = f"{path}: decision {n}"
-        if not isinstance(d, dict) or d.get("action") not in ACTIONS:
-            raise ReviewError(f"{where}: 'action' must be one of {', '.join(ACTIONS)}")
-        if d["action"] in ("accept", "reject"):
-            extra = set(d) - {"action", "id"}
-            if extra:
-                raise ReviewError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-            rid = d.get("id")
-            if not isinstance(rid, str) or rid not in ids:
-                shown = rid if isinstance(rid, str) and len(rid) <= 40 else type(rid).__name__
+        if d.action in ("accept", "reject"):
+            if d.id not in ids:
+                shown = d.id if len(d.id) <= 40 else "..."
                 raise ReviewError(f"{where}: unknown redaction id {shown!r} in interview {iid!r}")
-            seg_id, start, end = (int(x) for x in rid.split(":"))
-            decisions.append({"action": d["action"], "segment_id": seg_id, "start": start, "end": end})
-        else:
-            extra = set(d) - {"action", "segment_id", "start", "end", "text", "entity_type"}
-            if extra:
-                raise ReviewError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-            seg_id, start, end, text = d.get("segment_id"), d.get("start"), d.get("end"), d.get("text")
-            if not (_int(seg_id) and _int(start) and _int(end)) or not isinstance(text, str):
-                raise ReviewError(f"{where}: 'add' needs integer segment_id, start, end and the text")
-            if seg_id not in texts:
-                raise ReviewError(f"{where}: unknown segment id {seg_id} in interview {iid!r}")
-            if not 0 <= start < end <= len(texts[seg_id]):
-                raise ReviewError(f"{where}: offsets {start}-{end} are out of range for segment {seg_id}")
-            if texts[seg_id][start:end] != text:
-                raise ReviewError(f"{where}: offsets {start}-{end} do not match the text of segment {seg_id}")
-            etype = d.get("entity_type")
-            if etype not in allowed_types:
-                shown = etype if isinstance(etype, str) and len(etype) <= 40 else type(etype).__name__
+            seg_id, start, end = (int(x) for x in d.id.split(":"))
+            if seg_id in replaced:
                 raise ReviewError(
-                    f"{where}: unknown entity type {shown!r} (known: {', '.join(allowed_types)})"
+                    f"{where}: redaction {d.id} is in a corrected segment (it is detected again)"
                 )
-            decisions.append(
-                {
-                    "action": "add",
-                    "segment_id": seg_id,
-                    "start": start,
-                    "end": end,
-                    "text": text,
-                    "entity_type": etype,
-                }
-            )
+            decisions.append({"action": d.action, "segment_id": seg_id, "start": start, "end": end})
+        else:
+            decisions.append(_check_add(where, d, texts, iid, allowed_types))
         key = redaction_id(decisions[-1])
         if key in seen:
             raise ReviewError(f"{where}: a second decision for span {key}")
         seen.add(key)
 
-    additions = _check_list_additions(path, obj.get("list_additions", []), lists)
-    return Review(iid, current_hash, reviewer.strip(), created, file_sha256, decisions, additions)
+    additions = _check_list_additions(path, [a.model_dump() for a in f.list_additions], lists)
+    return Review(
+        iid, current_hash, f.reviewer.strip(), f.created, file_sha256, decisions, additions,
+        f.corrections, corrected if f.corrections else None, correction_counts(raw, f.corrections), f.approved,
+    )  # fmt: skip
 
 
 def _check_list_additions(path: Path, items: Any, lists: dict[str, list[str]]) -> list[dict[str, str]]:
@@ -235,7 +210,9 @@ def merge_stored(
     if any(r.get("decisions_sha256") == review.file_sha256 for r in data.get("reviews", [])):
         raise ReviewError(f"this decisions file was already applied to interview {review.interview_id!r}")
     by_id = {redaction_id(r): r for r in redactions}
-    decisions = dict(data.get("decisions", {}))
+    replaced = {i for g in review.corrections for i in g.replaces}
+    # Earlier decisions on corrected segments no longer match their text: dropped (detected again).
+    decisions = {k: v for k, v in data.get("decisions", {}).items() if int(v["segment_id"]) not in replaced}
     for d in review.decisions:
         rid = redaction_id(d)
         entry = dict(d)
@@ -256,9 +233,22 @@ def merge_stored(
             "rejected": review.count("reject"),
             "added": review.count("add"),
             "list_additions": len(review.list_additions),
+            "corrections": review.correction_counts,
+            "corrected_segments": sorted({i for g in review.corrections for i in g.replaces}),
+            "approved": review.approved,
         },
     ]
+    history = list(data.get("corrections", []))
+    if review.corrections:
+        history.append(
+            {
+                "reviewer": review.reviewer,
+                "applied_at": applied_at,
+                "groups": [g.model_dump() for g in review.corrections],
+            }
+        )
     return {
+        "corrections": history,
         **data,
         "version": STORED_VERSION,
         "interview_id": review.interview_id,
@@ -283,7 +273,15 @@ def audit_records(review: Review, applied_at: str) -> list[dict[str, Any]]:
             "list_additions": len(review.list_additions),
         }
     ]
+    lines[0].update(corrections=review.correction_counts, approved=review.approved)
     lines += [{**base, "event": "decision", "id": redaction_id(d), **d} for d in review.decisions]
+    lines += [
+        {**base, "event": "correction", "replaces": list(g.replaces), "segments": [x.id for x in g.segments],
+         "speakers": [x.speaker for x in g.segments]}
+        for g in review.corrections
+    ]  # fmt: skip
+    if review.approved:
+        lines.append({**base, "event": "approved", "state_sha256": review.state_sha256})
     lines += [{**base, "event": "list_addition", **a} for a in review.list_additions]
     return lines
 

@@ -1,24 +1,44 @@
-"use strict";
-/* The review page: renders the transcript once (one innerHTML build), filters by toggling classes,
-   records decisions in memory and downloads them as a JSON file. No network, no storage. */
-(function () {
+/* The review page's core: data, rendering, filters, redaction decisions, marking, project lists.
+   page.py joins page.js, file.js, player.js, edit.js and main.js into one strict function scope,
+   renders the transcript as DOM nodes (text only), filters by toggling classes; no network, no storage. */
   const D = JSON.parse(document.getElementById("review-data").textContent);
-  const segs = D.segments; // [segment id, start, end, speaker label, text]
+  // The current segments: [id, start, end, speaker label, text, speaker id, words, overlap], where
+  // words is flat (UTF-16 start, end, start time, end time, probability, ...). Corrections replace
+  // entries with new arrays (see edit.js); ORIG holds the untouched ones.
+  let segs = D.segments.slice();
+  const ORIG = new Set(segs);
   const reds = D.redactions; // {id, g (segment index), s, e (UTF-16 offsets), ty, sc, rc, rp, fl, pd}
   const $ = (id) => document.getElementById(id);
-  const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
   const ASTRAL = /[\uD800-\uDBFF]/;
   const dec = new Map(); // redaction index -> "accept" | "reject"
-  let adds = []; // {k, g, s, e, ty}: spans marked as missed (UTF-16 offsets)
+  let adds = []; // {k, g, seg, s, e, ty}: spans marked as missed (UTF-16 offsets)
   let listAdds = []; // {list, term}
   let nextKey = 1;
   let dirty = false;
   let focusIdx = -1;
-  const bySeg = segs.map(() => []);
-  reds.forEach((r, i) => bySeg[r.g].push(i));
-  const restoredBySeg = segs.map(() => []);
-  D.restored.forEach((x) => restoredBySeg[x.g].push(x));
+  reds.forEach((r) => {
+    r.seg = segs[r.g];
+    r.g0 = r.g; // index in the original segment list
+  });
+  D.restored.forEach((x) => (x.seg = segs[x.g]));
+  let bySeg = [], restoredBySeg = [];
+  reindex();
+
+  // After corrections change the segment list: segment indexes again; replacements, restored spans
+  // and marks on a corrected segment are dropped (apply-review detects its new text again).
+  function reindex() {
+    const at = new Map(segs.map((s, g) => [s, g]));
+    bySeg = segs.map(() => []);
+    restoredBySeg = segs.map(() => []);
+    reds.forEach((r, i) => {
+      r.g = at.has(r.seg) ? at.get(r.seg) : -1;
+      if (r.g >= 0) bySeg[r.g].push(i);
+      else dec.delete(i);
+    });
+    for (const x of D.restored) if (at.has(x.seg)) restoredBySeg[at.get(x.seg)].push(x);
+    adds = adds.filter((a) => at.has(a.seg));
+    for (const a of adds) a.g = at.get(a.seg);
+  }
   let markEls = new Array(reds.length);
   let segEls = [];
 
@@ -38,58 +58,81 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  function piece(t, a, b) {
-    return a < b ? '<span data-o="' + a + '">' + esc(t.slice(a, b)) + "</span>" : "";
+  // Every node is built with the DOM API and every value goes in as text (textContent, setAttribute):
+  // nothing from the transcript or a decisions file is ever parsed as HTML.
+  function h(tag, attrs, kids) {
+    const e = document.createElement(tag);
+    if (attrs) for (const k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, attrs[k]);
+    if (kids) for (const c of kids) if (c !== null && c !== undefined && c !== "") e.append(c);
+    return e;
   }
 
-  function redHTML(i, t) {
+  function piece(t, a, b) {
+    return a < b ? h("span", { "data-o": a }, [t.slice(a, b)]) : null;
+  }
+
+  function button(action, title, label) {
+    return h("button", { class: "b", type: "button", "data-a": action, title }, [label]);
+  }
+
+  function redNode(i, t) {
     const r = reds[i], d = dec.get(i);
     let cls = "r t-" + r.ty + (r.fl.length ? " " + r.fl.join(" ") : "");
     if (d) cls += " d-" + d;
     else if (r.pd) cls += " p-" + r.pd[0];
-    const title = r.pd ? ' title="decided earlier: ' + esc(r.pd[0] + " by " + r.pd[1] + " on " + r.pd[2]) + '"' : "";
-    const flag = r.fl.length ? ' <span class="fl" title="' + esc(r.fl.join(", ")) + '">&#9873;</span>' : "";
-    return (
-      '<mark class="' + cls + '" id="r' + i + '" data-r="' + i + '"' + title + ">" + piece(t, r.s, r.e) +
-      '<span class="ann"><span class="ty">' + esc(r.ty) + "</span> " + r.sc.toFixed(2) + " " + esc(r.rc) + flag +
-      ' &rarr; <span class="rep">' + esc(r.rp) + "</span></span>" +
-      '<button class="b" type="button" data-a="accept" title="Accept the replacement">&#10003;</button>' +
-      '<button class="b" type="button" data-a="reject" title="Reject: keep the original text">&#10007;</button></mark>'
-    );
+    const title = r.pd ? "decided earlier: " + r.pd[0] + " by " + r.pd[1] + " on " + r.pd[2] : null;
+    const ann = h("span", { class: "ann" }, [
+      h("span", { class: "ty" }, [r.ty]), " " + r.sc.toFixed(2) + " " + r.rc,
+      r.fl.length ? " " : null, r.fl.length ? h("span", { class: "fl", title: r.fl.join(", ") }, ["\u2691"]) : null,
+      " \u2192 ", h("span", { class: "rep" }, [r.rp]),
+    ]);
+    return h("mark", { class: cls, id: "r" + i, "data-r": i, title }, [
+      piece(t, r.s, r.e), ann,
+      button("accept", "Accept the replacement", "\u2713"),
+      button("reject", "Reject: keep the original text", "\u2717"),
+    ]);
   }
 
-  function addHTML(a, t) {
-    return (
-      '<mark class="added t-' + esc(a.ty) + '" data-add="' + a.k + '">' + piece(t, a.s, a.e) +
-      '<span class="ann"><span class="ty">' + esc(a.ty) + "</span> marked by you</span>" +
-      '<button class="b" type="button" data-a="remove" title="Remove this mark">&times;</button></mark>'
-    );
+  function addNode(a, t) {
+    return h("mark", { class: "added t-" + a.ty, "data-add": a.k }, [
+      piece(t, a.s, a.e),
+      h("span", { class: "ann" }, [h("span", { class: "ty" }, [a.ty]), " marked by you"]),
+      button("remove", "Remove this mark", "\u00d7"),
+    ]);
   }
 
-  function textHTML(g, addsHere) {
+  function textNodes(g, addsHere) {
     const t = segs[g][4];
-    const items = addsHere.map((a) => ({ s: a.s, e: a.e, h: () => addHTML(a, t) }));
+    const items = addsHere.map((a) => ({ s: a.s, e: a.e, n: () => addNode(a, t) }));
     const covered = (s, e) => addsHere.some((a) => a.s < e && s < a.e);
-    for (const i of bySeg[g]) if (!covered(reds[i].s, reds[i].e)) items.push({ s: reds[i].s, e: reds[i].e, h: () => redHTML(i, t) });
+    for (const i of bySeg[g]) if (!covered(reds[i].s, reds[i].e)) items.push({ s: reds[i].s, e: reds[i].e, n: () => redNode(i, t) });
     for (const x of restoredBySeg[g])
       if (!covered(x.s, x.e))
-        items.push({ s: x.s, e: x.e, h: () => '<span class="restored" title="' + esc("restored: rejected by " + x.by + " on " + x.on) + '">' + piece(t, x.s, x.e) + "</span>" });
+        items.push({ s: x.s, e: x.e, n: () => h("span", { class: "restored", title: "restored: rejected by " + x.by + " on " + x.on }, [piece(t, x.s, x.e)]) });
     items.sort((a, b) => a.s - b.s || b.e - a.e);
-    let h = "", pos = 0;
+    const out = [];
+    let pos = 0;
     for (const it of items) {
       if (it.s < pos) continue;
-      h += piece(t, pos, it.s) + it.h();
+      out.push(piece(t, pos, it.s), it.n());
       pos = it.e;
     }
-    return h + piece(t, pos, t.length);
+    out.push(piece(t, pos, t.length));
+    return out.filter((x) => x !== null);
   }
 
-  function segHTML(g, addsHere) {
+  function segNode(g, addsHere) {
     const s = segs[g];
-    return (
-      '<div class="seg" id="g' + g + '" data-g="' + g + '"><div class="meta"><span class="ts">' + (D.timed ? clock(s[1]) : "#" + s[0]) +
-      '</span><span class="spk">' + esc(s[3]) + '</span></div><p class="txt">' + textHTML(g, addsHere) + "</p></div>"
-    );
+    const cls = "seg" + (ORIG.has(s) ? "" : " edited") + (s[7] ? " overlap" : "");
+    return h("div", { class: cls, id: "g" + g, "data-g": g }, [
+      h("div", { class: "meta" }, [
+        D.audio ? h("button", { class: "pb", type: "button", "data-p": "play", title: "Play this segment" }, ["\u25b6"]) : null,
+        h("button", { class: "pb", type: "button", "data-p": "edit", title: "Correct this segment (words, speaker, split, merge)" }, ["\u270e"]),
+        h("span", { class: "ts" }, [D.timed ? clock(s[1]) : "#" + s[0]]),
+        h("span", { class: "spk" }, [s[3]]),
+      ]),
+      h("p", { class: "txt" }, textNodes(g, addsHere)),
+    ]);
   }
 
   function addsBySeg() {
@@ -104,19 +147,21 @@
 
   function renderAll() {
     const by = addsBySeg();
-    const parts = new Array(segs.length);
-    for (let g = 0; g < segs.length; g++) parts[g] = segHTML(g, by[g]);
+    const frag = document.createDocumentFragment();
+    for (let g = 0; g < segs.length; g++) frag.append(segNode(g, by[g]));
     const main = $("transcript");
-    main.innerHTML = parts.join("");
+    main.replaceChildren(frag);
     segEls = Array.from(main.children);
     markEls = new Array(reds.length);
     cacheMarks(main);
+    afterRender();
   }
 
   function renderSeg(g) {
     for (const i of bySeg[g]) markEls[i] = undefined;
-    segEls[g].querySelector(".txt").innerHTML = textHTML(g, adds.filter((a) => a.g === g));
+    segEls[g].querySelector(".txt").replaceChildren(...textNodes(g, adds.filter((a) => a.g === g)));
     cacheMarks(segEls[g]);
+    afterRender();
   }
 
   // ---------------------------------------------------------------- filters and counts
@@ -155,18 +200,19 @@
     $("counts").textContent =
       reds.length + " replacements, " + shown + " shown | this review: " + acc + " accepted, " + rej + " rejected, " +
       adds.length + " marked, " + listAdds.length + " list term(s)" +
-      (D.last_review ? " | last applied review: " + D.last_review.by + " on " + D.last_review.on : " | not reviewed yet");
+      (D.last_review ? " | last applied review: " + D.last_review.by + " on " + D.last_review.on + (D.approved ? " (approved)" : "") : " | not reviewed yet");
   }
 
   function buildTypeFilters() {
     const counts = {};
     for (const r of reds) counts[r.ty] = (counts[r.ty] || 0) + 1;
-    $("types").innerHTML =
-      "<span>Types:</span>" +
-      Object.keys(counts).sort().map((ty) =>
-        '<label><input type="checkbox" checked data-type="' + esc(ty) + '"> ' + esc(ty) + " (" + counts[ty] + ")</label>"
-      ).join("");
-    $("mark-type").innerHTML = D.entity_types.map((ty) => "<option>" + esc(ty) + "</option>").join("");
+    $("types").replaceChildren(
+      h("span", null, ["Types:"]),
+      ...Object.keys(counts).sort().map((ty) =>
+        h("label", null, [h("input", { type: "checkbox", checked: "", "data-type": ty }), " " + ty + " (" + counts[ty] + ")"])
+      )
+    );
+    $("mark-type").replaceChildren(...D.entity_types.map((ty) => h("option", null, [ty])));
   }
 
   // ---------------------------------------------------------------- decisions on replacements
@@ -291,7 +337,7 @@
       dec.set(exact, "accept");
       return true;
     }
-    adds.push({ k: nextKey++, g, s, e, ty });
+    adds.push({ k: nextKey++, g, seg: segs[g], s, e, ty });
     return true;
   }
 
@@ -344,146 +390,11 @@
   }
 
   function renderListAdds() {
-    $("list-adds").innerHTML = listAdds.map((x, n) =>
-      '<span class="term">' + (x.list === "known_names" ? "known: " : "allow: ") + esc(x.term) +
-      ' <button type="button" data-n="' + n + '" title="remove">&times;</button></span>'
-    ).join("");
+    $("list-adds").replaceChildren(...listAdds.map((x, n) =>
+      h("span", { class: "term" }, [
+        (x.list === "known_names" ? "known: " : "allow: ") + x.term + " ",
+        h("button", { type: "button", "data-n": n, title: "remove" }, ["\u00d7"]),
+      ])
+    ));
   }
 
-  // ---------------------------------------------------------------- the decisions file
-  function decisionsObject() {
-    const out = [];
-    for (const [i, action] of dec) out.push({ action, id: reds[i].id });
-    for (const a of adds) {
-      const t = segs[a.g][4];
-      out.push({ action: "add", segment_id: segs[a.g][0], start: toCp(t, a.s), end: toCp(t, a.e), text: t.slice(a.s, a.e), entity_type: a.ty });
-    }
-    return {
-      format: "interview-pipeline/review-decisions",
-      version: 1,
-      interview_id: D.interview_id,
-      state_sha256: D.state_sha256,
-      reviewer: $("reviewer").value.trim(),
-      created: new Date().toISOString(),
-      decisions: out,
-      list_additions: listAdds.slice(),
-    };
-  }
-
-  function download() {
-    const obj = decisionsObject();
-    if (!obj.reviewer) {
-      $("reviewer").focus();
-      return say("Enter your name as reviewer before downloading.", "err");
-    }
-    const blob = new Blob([JSON.stringify(obj, null, 1) + "\n"], { type: "application/json" });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = "decisions-" + D.interview_id + ".json";
-    a.id = "dl";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
-    dirty = false;
-    say("Downloaded " + obj.decisions.length + " decision(s). Apply with: interview-pipeline apply-review OUT " + a.download, "ok");
-  }
-
-  function resume(file) {
-    const fr = new FileReader();
-    fr.onload = () => {
-      let obj;
-      try {
-        obj = JSON.parse(fr.result);
-      } catch (e) {
-        return say("That file is not valid JSON.", "err");
-      }
-      if (!obj || obj.interview_id !== D.interview_id) return say("That decisions file is for another interview.", "err");
-      if (obj.state_sha256 !== D.state_sha256) return say("That decisions file was made against an older state of this interview.", "err");
-      const byId = new Map(reds.map((r, i) => [r.id, i]));
-      dec.clear();
-      adds = [];
-      for (const d of obj.decisions || []) {
-        if ((d.action === "accept" || d.action === "reject") && byId.has(d.id)) dec.set(byId.get(d.id), d.action);
-        else if (d.action === "add") {
-          const g = segs.findIndex((s) => s[0] === d.segment_id);
-          if (g < 0) continue;
-          const t = segs[g][4];
-          adds.push({ k: nextKey++, g, s: toU16(t, d.start), e: toU16(t, d.end), ty: d.entity_type });
-        }
-      }
-      listAdds = Array.isArray(obj.list_additions) ? obj.list_additions.slice() : [];
-      if (obj.reviewer) $("reviewer").value = obj.reviewer;
-      renderAll();
-      renderListAdds();
-      applyFilter();
-      say("Resumed " + (obj.decisions || []).length + " decision(s).", "ok");
-    };
-    fr.readAsText(file);
-  }
-
-  // ---------------------------------------------------------------- wiring
-  function wire() {
-    $("transcript").addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-a]");
-      if (!b) return;
-      const m = b.closest("mark");
-      if (b.dataset.a === "remove") return removeAdd(+m.dataset.add);
-      decide(+m.dataset.r, b.dataset.a);
-    });
-    $("transcript").addEventListener("mouseup", () => {
-      const sp = selectedSpan();
-      if (!sp.err) $("term").value = sp.text;
-    });
-    for (const id of ["score-min", "score-max"]) $(id).addEventListener("input", applyFilter);
-    for (const id of ["flagged-only", "undecided-only", "compact"]) $(id).addEventListener("change", applyFilter);
-    $("types").addEventListener("change", applyFilter);
-    $("next").addEventListener("click", nextUndecided);
-    $("accept-shown").addEventListener("click", () => {
-      markEls.forEach((el, i) => {
-        if (el && !el.classList.contains("off") && !decided(i) && !segEls[reds[i].g].classList.contains("hide")) {
-          dec.set(i, "accept");
-          el.classList.add("d-accept");
-        }
-      });
-      dirty = true;
-      applyFilter();
-    });
-    $("mark-btn").addEventListener("mousedown", (ev) => ev.preventDefault()); // keep the selection
-    $("mark-btn").addEventListener("click", markSelection);
-    $("add-known").addEventListener("click", () => addList("known_names", $("term").value));
-    $("add-allow").addEventListener("click", () => addList("allow_list", $("term").value));
-    $("list-adds").addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-n]");
-      if (!b) return;
-      listAdds.splice(+b.dataset.n, 1);
-      renderListAdds();
-      updateCounts();
-    });
-    $("download").addEventListener("click", download);
-    $("load").addEventListener("change", (ev) => ev.target.files[0] && resume(ev.target.files[0]));
-    document.addEventListener("keydown", (ev) => {
-      if (ev.target.closest("input, select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-      if (ev.key === "n") nextUndecided();
-      else if ((ev.key === "a" || ev.key === "r") && focusIdx >= 0) decide(focusIdx, ev.key === "a" ? "accept" : "reject");
-    });
-    window.addEventListener("beforeunload", (ev) => {
-      if (dirty) {
-        ev.preventDefault();
-        ev.returnValue = "";
-      }
-    });
-  }
-
-  $("title").textContent = "Review: " + D.interview_id + " (" + segs.length + " segments)";
-  buildTypeFilters();
-  renderAll();
-  wire();
-  applyFilter();
-  performance.mark("review-ready");
-  window.reviewApp = { applyFilter, decisionsObject, readyMs: performance.now() };
-  document.documentElement.dataset.ready = "1";
-  // Two animation frames later the first layout and paint of the transcript are done.
-  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("review-painted")));
-})();

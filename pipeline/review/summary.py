@@ -18,6 +18,7 @@ from pipeline.review.common import (
     interview_ids,
     load_redactions,
     load_stored_decisions,
+    review_state,
 )
 from pipeline.store import Layout, atomic_write_text
 
@@ -25,6 +26,7 @@ CSV_NAME = "audit_summary.csv"
 HTML_NAME = "audit_summary.html"
 FIXED = [
     "interview",
+    "state",
     "status",
     "reviewer",
     "reviewed_on",
@@ -53,6 +55,7 @@ def summary_rows(out: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
         rows.append(
             {
                 "interview": iid,
+                "state": review_state(stored),
                 "status": f"reviewed by {'; '.join(reviewers)} on {last['applied_at'][:10]}"
                 if last
                 else "not reviewed",
@@ -94,7 +97,7 @@ def _html(columns: list[str], rows: list[dict[str, Any]]) -> str:
         "body{font:14px system-ui,sans-serif;margin:20px}table{border-collapse:collapse}"
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}"
         "</style></head><body><h1>De-identification audit summary</h1>"
-        "<p>Per interview: replacements made (by entity type), how many a person reviewed, accepted, "
+        "<p>Per interview: state (draft, corrected by a reviewer, approved), replacements made (by entity type), how many a person reviewed, accepted, "
         "rejected (original kept) and added (missed data marked). No original value appears here.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table></body></html>\n"
     )
