@@ -77,6 +77,8 @@ def parse_decisions_file(path: Path) -> tuple[dict[str, Any], str]:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ReviewError(f"{path}: not valid JSON{where}; download it again from the review page") from e
+    except RecursionError as e:
+        raise ReviewError(f"{path}: JSON nested too deeply to be a decisions file") from e
     if not isinstance(obj, dict):
         raise ReviewError(f"{path}: not a decisions file (the top level must be a JSON object)")
     return obj, hashlib.sha256(data).hexdigest()
