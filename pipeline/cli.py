@@ -46,7 +46,9 @@ def _setup_logging(out: Path | None, command: str, verbose: int) -> None:
     root.addHandler(console)
     if out is not None:
         logs = out / "logs"
-        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from pipeline.store import ensure_dir
+
+        ensure_dir(logs)
         path = logs / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
         fh = _LogFile(path, encoding="utf-8")
         os.chmod(path, 0o600)
@@ -59,18 +61,29 @@ def _setup_logging(out: Path | None, command: str, verbose: int) -> None:
 
 
 def _passphrase(args: argparse.Namespace) -> str | None:
+    """The key passphrase from a file, the prompt or the environment; an empty one is refused
+    (it would leave the key unencrypted while the user believes it is protected)."""
     if getattr(args, "passphrase_file", None):
         try:
-            return Path(args.passphrase_file).read_text(encoding="utf-8").strip("\r\n")
-        except OSError as e:
+            value = Path(args.passphrase_file).read_text(encoding="utf-8").strip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(
                 f"{args.passphrase_file}: cannot read passphrase file ({type(e).__name__})"
             ) from e
+        return _non_empty(value, f"{args.passphrase_file}: the passphrase file is empty")
     if getattr(args, "ask_passphrase", False):
         import getpass
 
-        return getpass.getpass("Key passphrase: ")
-    return os.environ.get(PASSPHRASE_ENV) or None
+        return _non_empty(getpass.getpass("Key passphrase: "), "the passphrase given at the prompt is empty")
+    if PASSPHRASE_ENV in os.environ:
+        return _non_empty(os.environ[PASSPHRASE_ENV], f"{PASSPHRASE_ENV} is set but empty")
+    return None
+
+
+def _non_empty(value: str, problem: str) -> str:
+    if not value.strip():
+        raise ConfigError(f"{problem}; refusing to write the key unencrypted (give a passphrase, or none)")
+    return value
 
 
 def _config(args: argparse.Namespace) -> PipelineConfig:
@@ -377,6 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+WRITING_COMMANDS = ("run", "deidentify", "export", "review", "apply-review")
+CREATING_COMMANDS = ("run", "deidentify")  # the others need an existing output folder
+
+
+def _prepare_output(out: Path, create: bool) -> None:
+    """Refuse a misplaced output folder or links inside it; create it 0700 (not from the umask)."""
+    from pipeline.store import check_output_folder, ensure_dir
+
+    check_output_folder(out)
+    if create:
+        ensure_dir(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -386,11 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and args.executor == "dask" and not args.scheduler:
         parser.error("--executor dask needs --scheduler tcp://HOST:PORT")
     try:
-        if out is not None and args.command in ("run", "deidentify", "export", "apply-review"):
-            Path(out).mkdir(parents=True, exist_ok=True)
-        _setup_logging(
-            Path(out) if out is not None and Path(out).is_dir() else None, args.command, args.verbose
-        )
+        writes = out is not None and args.command in WRITING_COMMANDS
+        if writes:
+            _prepare_output(Path(out), create=args.command in CREATING_COMMANDS)
+        # Read-only commands (status) write nothing, not even a log: they work on a read-only folder.
+        _setup_logging(Path(out) if writes and Path(out).is_dir() else None, args.command, args.verbose)
         return args.func(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -83,8 +83,9 @@ class RunConfig(_Strict):
     )
     ids: Literal["filename", "neutral"] = Field(
         "filename",
-        description="Interview ids, which shareable/ shows: from file names (a name that holds a "
-        "person's name gets a neutral one), or always neutral (interview-001, ...).",
+        description="Interview ids, which shareable/ shows: from file names made of codes only "
+        "(P01, INT-03, participant_7; any other file name gets a neutral id), or always neutral "
+        "(interview-001, ...).",
     )
 
 
@@ -111,6 +112,56 @@ def _format_validation_error(source: str, e: ValidationError) -> str:
     return f"{source}: invalid configuration: " + "; ".join(parts)
 
 
+# Keys under these mappings are the user's own (interview ids, file names that may hold a name):
+# a duplicate among them is reported by position, not by its text.
+_FREE_KEYS = ("interviews",)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error.
+
+    PyYAML (like the YAML spec's lenient readers) keeps the last value, so a second
+    ``deidentify:`` block or a repeated ``known_names`` silently dropped the names listed first.
+    """
+
+    source = "<config>"
+
+    def construct_document(self, node):  # noqa: D102 - PyYAML's name
+        _check_unique(node, self.source, [])
+        return super().construct_document(node)
+
+
+def _check_unique(node: yaml.Node, source: str, path: list[str]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else id(k)
+            if key == "<<":
+                continue
+            where = ".".join(path)
+            free = bool(path) and path[-1] in _FREE_KEYS
+            if key in seen:
+                name = f"a key under {where}" if free else f"'{'.'.join([*path, str(key)])}'"
+                raise ConfigError(
+                    f"{source}: line {k.start_mark.line + 1}: {name} is given twice (first at line "
+                    f"{seen[key]}); the earlier value would be lost: merge them into one"
+                )
+            seen[key] = k.start_mark.line + 1
+            _check_unique(v, source, [*path, "<key>" if free else str(key)])
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_unique(item, source, path)
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    loader = _UniqueKeyLoader(text)
+    loader.source = str(path)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PipelineConfig:
     """Load and validate a YAML config (or the defaults), then apply CLI overrides.
 
@@ -126,7 +177,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: cannot read configuration ({type(e).__name__})") from e
         try:
-            loaded = yaml.safe_load(text)
+            loaded = _load_yaml(text, path)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -113,6 +113,31 @@ RESERVED_IDS = frozenset(
 NEUTRAL_PREFIX = "interview"
 
 
+# Words that researchers put in file names and that name nobody (English and Danish, ASCII-folded).
+CODE_WORDS = frozenset(
+    """interview interviews int intv participant participants deltager deltagere informant respondent
+    session sessions recording rec optagelse samtale site group gruppe focus fokus fokusgruppe
+    followup follow up part round runde wave pilot test final audio lyd video zoom teams call
+    opkald meeting mode day am pm take track clip file fil copy kopi new ny version edit raw mono
+    stereo mic phone telefon pt patient case sag subject id no nr number nummer study studie project
+    projekt baseline visit besog week uge month maned year ar fg ip""".split()
+)
+# a number, a letter, a letter and a number (p07, s2b), a code word and a number (int03, fg2);
+# not two or more letters and a number: "eva2", "bo1" are names
+_CODE_TOKEN = re.compile(r"\d+[a-z]{0,2}|[a-z]|[a-z]\d+[a-z]?|(?:" + "|".join(sorted(CODE_WORDS)) + r")\d+")
+
+
+def looks_like_code(stem: str) -> bool:
+    """Whether a file name (without suffix) is made of codes only: ``P01``, ``INT-03``,
+    ``participant_7``, ``interview-01``, ``2024-03-01_p3``, ``site-a_p03``.
+
+    Only such names become interview ids; any other word might be a name ("Bjarne", "Lotte Friis",
+    "Ærø"), and no detector finds every name, so those files get neutral ids.
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", slugify(stem)) if w]
+    return bool(words) and all(w in CODE_WORDS or _CODE_TOKEN.fullmatch(w) for w in words)
+
+
 def assign_ids(
     files: list[Path],
     manifest: Manifest,
@@ -122,9 +147,10 @@ def assign_ids(
 ) -> list[Job]:
     """Give each new source an interview id; a source keeps its id across runs (in the manifest).
 
-    ``mode="filename"``: the id is the file name made safe (``Interview 07.mp3`` -> ``interview-07``),
-    unless ``names_a_person(stem)`` says the name holds a person's name: then, as in
-    ``mode="neutral"``, the next free ``interview-NNN``. Ids are what ``shareable/`` shows.
+    ``mode="filename"``: a file name made of codes (:func:`looks_like_code`) is the id, made safe
+    (``INT 07.mp3`` -> ``int-07``), unless ``names_a_person(stem)`` says it holds a known name;
+    any other file, and every file with ``mode="neutral"``, gets the next free ``interview-NNN``.
+    Ids are what ``shareable/`` shows; the manifest (not shareable) maps each to its source.
     """
     jobs: list[Job] = []
     taken = set(manifest.interviews) | RESERVED_IDS
@@ -148,7 +174,7 @@ def assign_ids(
         if iid is None:
             if mode == "neutral":
                 iid = next_neutral()
-            elif names_a_person is not None and names_a_person(f.stem):
+            elif not looks_like_code(f.stem) or (names_a_person is not None and names_a_person(f.stem)):
                 iid = next_neutral()
                 neutral_count += 1
             else:
@@ -163,35 +189,75 @@ def assign_ids(
             )
         )
     if neutral_count:
-        # The file names are not logged: they hold the names.
-        logger.warning(
-            "%d file name(s) look like they hold a person's name: given neutral ids instead "
+        # The file names are not logged: they may hold names.
+        logger.info(
+            "%d file name(s) are not codes such as P01 or interview-03: given neutral ids "
             "(`interview-pipeline status` shows which file has which id)",
             neutral_count,
         )
     return jobs
 
 
-def stem_names_a_person(stem: str, known_names: Iterable[str], find_person: Callable[[str], bool]) -> bool:
-    """Whether a file name (without suffix) holds a known name or what the detectors call a person.
-
-    The name is read as words (``anna_jensen-2`` -> ``anna jensen``), as written and with each word
-    capitalised, since file names are often all lower case.
-    """
+def stem_names_a_person(stem: str, known_names: Iterable[str]) -> bool:
+    """Whether a file name (without suffix) holds a part of a known name, read as words
+    (``jensen_followup`` holds ``Anna Jensen``'s surname), whatever the case and separators."""
     from pipeline.deid.gazetteer import FUNCTION_WORDS, NAME_PARTICLES, fold
 
-    words = [w for w in re.split(r"[\W_]+", stem) if w]
-    folded = {fold(w) for w in words}
+    words = {fold(w) for w in re.split(r"[\W_]+", stem) if w}
     for name in known_names:
         parts = {fold(x) for x in re.split(r"[\W_]+", name) if len(x) >= 2}
-        if parts - FUNCTION_WORDS - NAME_PARTICLES & folded:
+        if parts - FUNCTION_WORDS - NAME_PARTICLES & words:
             return True
-    # Only words of two or more letters go to the detectors: codes such as "k2" or "p07" and dates
-    # are not names, and spaCy calls some of them persons.
-    letters = [w for w in words if len(w) >= 2 and w.isalpha()]
-    text = " ".join(letters)
-    titled = " ".join(w[:1].upper() + w[1:] for w in letters)
-    return bool(text) and (find_person(text) or find_person(titled))
+    return False
+
+
+def _aliases(iid: str, source: str | None) -> set[str]:
+    """What a per-interview key may be: the id, the source file's name, its stem, or the stem made
+    an id (what the id would have been before neutral ids), compared without case."""
+    names = {iid}
+    if source:
+        p = Path(source)
+        names |= {p.name, p.stem, slugify(p.stem)}
+    return {n.casefold() for n in names}
+
+
+def key_overrides(config: PipelineConfig, manifest: Manifest) -> tuple[PipelineConfig, dict[str, int]]:
+    """``speakers.interviews`` and ``deidentify.interviews`` keyed by interview id.
+
+    A key may name an interview by its id or by its source file (``P01_Lotte_Friis.m4a``, or its
+    stem), so settings still apply when the file got a neutral id. Returns the re-keyed
+    configuration and, per section, how many keys name no interview of the output folder.
+    """
+    aliases = {
+        iid: _aliases(iid, rec.get("source")) for iid, rec in manifest.interviews.items() if iid != PROJECT
+    }
+    unmatched: dict[str, int] = {}
+    sections = {}
+    for section in ("speakers", "deidentify"):
+        cfg = getattr(config, section)
+        keyed: dict[str, Any] = {}
+        missed = 0
+        for key, override in cfg.interviews.items():
+            ids = [key] if key in aliases else [i for i, a in aliases.items() if key.casefold() in a]
+            missed += not ids
+            for iid in ids:
+                keyed[iid] = _merge_override(keyed.get(iid), override)
+        unmatched[section] = missed
+        sections[section] = cfg.model_copy(update={"interviews": keyed})
+    return config.model_copy(update=sections), unmatched
+
+
+def _merge_override(a: Any, b: Any) -> Any:
+    """Two keys naming one interview: lists joined, other settings from the one given last."""
+    if a is None:
+        return b
+    merged = a.model_dump()
+    for k, v in b.model_dump().items():
+        if isinstance(v, list):
+            merged[k] = [*merged.get(k, []), *(x for x in v if x not in merged.get(k, []))]
+        elif v is not None:
+            merged[k] = v
+    return type(a).model_validate(merged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,6 +465,7 @@ class Coordinator:
         self.manifest: Manifest | None = None
         self._deidentifier = None
         self._key = None
+        self._overrides_keyed = False
 
     @property
     def key_path(self) -> Path:
@@ -419,25 +486,28 @@ class Coordinator:
             self._deidentifier = Deidentifier(self.config.deidentify)
         return self._deidentifier
 
-    def _warn_unmatched_overrides(self) -> None:
-        """Per-interview settings are keyed by id; say when a key matches no interview (not which:
-        a key made from a file name may hold a name)."""
-        ids = set(self.manifest.interviews)
-        for section in ("speakers", "deidentify"):
-            unmatched = sum(k not in ids for k in getattr(self.config, section).interviews)
-            if unmatched:
-                logger.warning(
-                    "%d key(s) under %s.interviews match no interview id of this output folder "
-                    "(`interview-pipeline status OUT` lists the ids); those settings are not used",
-                    unmatched,
-                    section,
-                )
+    def _key_overrides(self, strict: bool) -> None:
+        """Key per-interview settings by interview id (a key may also be the source file's name or
+        stem). ``strict``: a key that names no interview is an error, reported by count, not by its
+        text (a key made from a file name may hold a name): settings are never silently unused."""
+        if self._overrides_keyed:
+            return
+        config, unmatched = key_overrides(self.config, self.manifest)
+        bad = [f"{n} key(s) under {section}.interviews" for section, n in unmatched.items() if n]
+        if strict and bad:
+            from pipeline.config import ConfigError
+
+            raise ConfigError(
+                f"{' and '.join(bad)} name no interview of {self.layout.out}: a key is an interview id, "
+                "a source file's name or its name without the extension (`interview-pipeline status "
+                f"{self.layout.out}` lists them); those settings would not be used"
+            )
+        self.config, self._overrides_keyed = config, True
 
     def _names_a_person(self, stem: str) -> bool:
         deid = self.config.deidentify
         known = [*deid.known_names, *(n for o in deid.interviews.values() for n in o.known_names)]
-        # the detectors (spaCy, Presidio) load only if no known name settles it
-        return stem_names_a_person(stem, known, lambda text: self._engine().finds_person(text))
+        return stem_names_a_person(stem, known)
 
     def deidentify(self, interview_id: str) -> str:
         """Pseudonymise one interview's speaker-tagged transcript; returns 'run' or 'skipped'."""
@@ -445,6 +515,7 @@ class Coordinator:
         from pipeline.stages.deidentify import write_deidentified
 
         m = self.manifest
+        self._key_overrides(strict=False)  # apply-review: the run already refused unmatched keys
         src = self.layout.restricted(interview_id) / SPEAKERS_NAME
         decisions = load_decisions(self.layout.out, interview_id)
         input_hash = sha256_json([sha256_file(src), decisions]) if decisions else sha256_file(src)
@@ -564,7 +635,7 @@ class Coordinator:
                 files, self.manifest, mode=self.config.run.ids, names_a_person=self._names_a_person
             )
             self.manifest.save()
-            self._warn_unmatched_overrides()
+            self._key_overrides(strict=True)
             bar = tqdm(total=len(jobs), desc="interviews", unit="file", disable=not self.progress)
             done: list[Outcome] = []
             if transcripts:
@@ -585,11 +656,11 @@ class Coordinator:
 
     def _ingest_transcript(self, job: Job) -> Outcome:
         """An existing transcript (JSON or 'Speaker: text' lines) enters as the speaker-tagged transcript."""
-        from pipeline.stages.deidentify import read_transcript_file
+        from pipeline.stages.deidentify import normalise_input, read_transcript_file
 
         outcome = Outcome(interview_id=job.interview_id, source=job.source)
         try:
-            t = read_transcript_file(Path(job.source))
+            t = normalise_input(read_transcript_file(Path(job.source)))
             t.interview_id = job.interview_id
             dest = self.layout.restricted(job.interview_id) / SPEAKERS_NAME
             input_hash = sha256_file(job.source)
@@ -601,6 +672,9 @@ class Coordinator:
             outcome.duration = t.duration
         except (SchemaError, StoreError, ValueError, OSError) as e:
             outcome.status, outcome.failed_stage, outcome.error = "failed", "speakers", str(e)
+        except (RecursionError, MemoryError) as e:  # this file fails with its reason, the batch goes on
+            outcome.status, outcome.failed_stage = "failed", "speakers"
+            outcome.error = f"{job.source}: too large or too deeply nested to read ({type(e).__name__})"
         return outcome
 
     def _run_audio(self, jobs: list[Job], bar) -> list[Outcome]:

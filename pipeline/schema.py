@@ -125,8 +125,12 @@ class Transcript:
                 provenance=dict(d.get("provenance") or {}),
                 schema_version=version,
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise SchemaError(f"malformed transcript: {type(e).__name__}: {e}") from e
+        except KeyError as e:
+            raise SchemaError(f"malformed transcript: missing field {e}") from e
+        except (TypeError, ValueError) as e:  # their messages quote the value: type only
+            raise SchemaError(f"malformed transcript: a field has the wrong type ({type(e).__name__})") from e
+        except RecursionError as e:
+            raise SchemaError("malformed transcript: values nested too deeply") from e
 
     @classmethod
     def from_json_text(cls, text: str, source: str | Path = "<text>") -> Transcript:
@@ -135,6 +139,8 @@ class Transcript:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise SchemaError(f"{source}: invalid JSON (line {e.lineno})") from e
+        except RecursionError as e:  # '[[[[...' thousands deep: this file fails, the batch goes on
+            raise SchemaError(f"{source}: JSON nested too deeply to be a transcript") from e
         if not isinstance(data, dict):
             raise SchemaError(f"{source}: JSON is not a transcript object")
         try:

@@ -55,8 +55,56 @@ def _describe_os_error(e: OSError) -> str:
 
 
 def ensure_dir(path: Path, mode: int = DIR_MODE) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    """Create ``path`` and any missing parent with ``mode`` set explicitly (not from the umask)."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:
+            continue
+        os.chmod(d, mode)
+    if not path.is_dir():
+        raise StoreError(f"{path}: not a folder")
     return path
+
+
+OUTPUT_PARTS = ("shareable", "restricted", "logs")
+
+
+def check_output_folder(out: str | Path) -> None:
+    """Refuse an output folder that would put restricted material in the wrong place.
+
+    - ``out`` inside another output folder's ``shareable/`` (the key and raw transcripts would land
+      in the hand-over folder), ``restricted/`` or ``logs/``;
+    - a symbolic link anywhere inside ``out`` (a link ``shareable/<id>`` -> ``restricted/<id>`` made
+      a re-run write the pseudonymised transcript over the raw one): nothing is written through one.
+    """
+    out = Path(os.path.abspath(out))
+    real = Path(os.path.realpath(out))
+    for path in {out, real}:
+        for parent in path.parents:
+            if parent.name in OUTPUT_PARTS and (parent.parent / "manifest.json").is_file():
+                raise StoreError(
+                    f"{out}: inside the {parent.name}/ folder of another output folder "
+                    f"({parent.parent}); choose an output folder outside it"
+                )
+    if not out.is_dir():
+        return
+    for root, dirs, files in os.walk(out):
+        for name in dirs + files:
+            p = Path(root) / name
+            if p.is_symlink():
+                raise StoreError(
+                    f"{p}: a symbolic link inside the output folder; the pipeline never writes "
+                    "through links there (remove it, or copy what it points to)"
+                )
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, mode: int = FILE_MODE) -> Path:
@@ -194,6 +242,9 @@ class Layout:
         return self.out / "logs"
 
     def create(self) -> None:
+        """Create the folders (0700 whatever the umask); refuses links inside and nesting in another
+        output folder (:func:`check_output_folder`)."""
+        check_output_folder(self.out)
         for d in (self.out, self.restricted_root, self.shareable_root):
             ensure_dir(d)
         os.chmod(self.restricted_root, DIR_MODE)

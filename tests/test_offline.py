@@ -72,7 +72,7 @@ def _check_outputs(out: Path, ids: list[str]) -> None:
     assert m["_project"]["stages"]["export"]["status"] == "done"
     exported = set(m["_project"]["stages"]["export"]["outputs"])
     assert any(p.endswith(".qdpx") for p in exported) and any(p.endswith(".srt") for p in exported)
-    typed = (out / "shareable" / "typed-notes" / "transcript.txt").read_text()
+    typed = (out / "shareable" / "p09" / "transcript.txt").read_text()
     for value in ("mette.holm@example.org", "Mette", "Holm", "example.co.uk/team"):
         assert value.lower() not in typed.lower(), (
             f"typed transcript still holds a planted value ({len(value)} chars)"
@@ -82,7 +82,7 @@ def _check_outputs(out: Path, ids: list[str]) -> None:
 
 @pytest.fixture
 def typed(tmp_path: Path) -> Path:
-    p = tmp_path / "typed-notes.txt"
+    p = tmp_path / "p09.txt"
     p.write_text(TYPED, encoding="utf-8")
     return p
 
@@ -106,7 +106,7 @@ def test_whole_pipeline_succeeds_in_a_network_namespace_without_interfaces(tmp_p
     assert probe.stdout.split("\n")[:2] == ["['lo']", "101"], probe.stdout + probe.stderr  # ENETUNREACH
     out = tmp_path / "OUT"
     _whole_pipeline(out, [sample("interview_01.mp3")], typed, env, prefix=ns)
-    _check_outputs(out, ["interview-01", "typed-notes"])
+    _check_outputs(out, ["interview-01", "p09"])
 
 
 def test_network_guard_catches_the_known_offenders(tmp_path):
@@ -147,7 +147,7 @@ def test_no_network_attempt_during_a_full_run_with_workers(tmp_path, typed):
     # the guard ran in the coordinator and in the spawned workers (5 CLI calls + at least 2 workers)
     assert len(guarded_pids(loaded)) >= 7, guarded_pids(loaded)
     print(f"\nOFFLINE guarded processes: {len(guarded_pids(loaded))}, non-loopback attempts: {len(attempts)}")
-    _check_outputs(out, ["k1", "k2", "typed-notes"])
+    _check_outputs(out, ["k1", "k2", "p09"])
 
 
 def test_deid_package_keeps_tldextract_offline_after_import(tmp_path):

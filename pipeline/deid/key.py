@@ -73,6 +73,9 @@ class PseudonymKey:
     """Consistent pseudonyms across a project; load, update through the engine, save."""
 
     def __init__(self, passphrase: str | None = None):
+        if passphrase is not None and not passphrase.strip():
+            # "" would silently mean "not encrypted" below: the caller asked for protection.
+            raise KeyPassphraseError("an empty passphrase cannot protect the key; give one, or none")
         self.passphrase = passphrase
         self.counters: dict[str, int] = {}
         self.people: list[Person] = []

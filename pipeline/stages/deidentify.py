@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline.schema import Redaction, SchemaError, Segment, Speaker, Transcript
@@ -90,6 +91,14 @@ def parse_text_transcript(text: str, interview_id: str, source: str = "<text>") 
     )
 
 
+# Limits on an existing transcript given to `deidentify`: a three-hour interview is a few thousand
+# segments and a few MB. Beyond these a file is refused with the reason (split it), rather than
+# holding it all in memory for hours without a word.
+MAX_TRANSCRIPT_BYTES = 128 * 2**20
+MAX_SEGMENTS = 100_000
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
+
+
 def read_transcript_file(path: Path) -> Transcript:
     """This project's transcript JSON, or plain text with 'Speaker: text' lines.
 
@@ -99,6 +108,15 @@ def read_transcript_file(path: Path) -> Transcript:
     from pipeline.store import slugify
 
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise SchemaError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from e
+    if size > MAX_TRANSCRIPT_BYTES:
+        raise SchemaError(
+            f"{path}: {size / 2**20:.0f} MiB is over the limit of {MAX_TRANSCRIPT_BYTES // 2**20} MiB "
+            "for one transcript; split it into several files"
+        )
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -110,8 +128,69 @@ def read_transcript_file(path: Path) -> Transcript:
     except UnicodeDecodeError as e:
         raise SchemaError(f"{path}: not UTF-8 text, neither transcript JSON nor 'Speaker: text' lines") from e
     if text.lstrip().startswith(("{", "[")):
-        return Transcript.from_json_text(text, path)
-    return parse_text_transcript(text, slugify(path.stem), source=str(path))
+        t = Transcript.from_json_text(text, path)
+    else:
+        t = parse_text_transcript(text, slugify(path.stem), source=str(path))
+    if len(t.segments) > MAX_SEGMENTS:
+        raise SchemaError(
+            f"{path}: {len(t.segments):,} segments is over the limit of {MAX_SEGMENTS:,} for one "
+            "transcript; split it into several files"
+        )
+    return t
+
+
+def normalise_input(t: Transcript) -> Transcript:
+    """Keep only what this pipeline produces from an existing transcript; nothing copied verbatim.
+
+    - ``provenance`` is replaced: the input's own may say anything (a transcriber's name, a path);
+    - speaker ids become ``S1, S2, ...``; a segment or word ``speaker`` missing from ``speakers[]``
+      (``"Birthe Lund"``) becomes a speaker of its own whose *label* is that text, so the
+      deidentify stage treats it as every label is treated (a name in it is pseudonymised);
+    - roles outside interviewer/participant/unknown become unknown; a language that is not a
+      language code is dropped.
+    """
+    ids: dict[str, str] = {}
+    speakers: list[Speaker] = []
+
+    def add(old: str, label: str, role: str) -> None:
+        if old not in ids:
+            ids[old] = f"S{len(ids) + 1}"
+            role = role if role in ("interviewer", "participant") else "unknown"
+            speakers.append(Speaker(id=ids[old], label=label, role=role))
+
+    for sp in t.speakers:
+        add(sp.id, sp.label, sp.role)
+    for seg in t.segments:
+        for sid in (seg.speaker, *(w.speaker for w in seg.words)):
+            if sid is not None:
+                add(str(sid), str(sid), "unknown")
+    segments = [
+        Segment(
+            id=seg.id,
+            start=seg.start,
+            end=seg.end,
+            text=seg.text,
+            speaker=ids[str(seg.speaker)] if seg.speaker is not None else None,
+            words=[
+                replace(w, speaker=ids[str(w.speaker)] if w.speaker is not None else None) for w in seg.words
+            ],
+            overlap=seg.overlap,
+        )
+        for seg in t.segments
+    ]
+    language = t.language if isinstance(t.language, str) and _LANGUAGE.fullmatch(t.language) else None
+    duration = (
+        t.duration if isinstance(t.duration, (int, float)) and not isinstance(t.duration, bool) else None
+    )
+    kind = "text transcript" if t.provenance.get("source") == "text transcript" else "transcript JSON"
+    return Transcript(
+        interview_id=t.interview_id,
+        language=language,
+        segments=segments,
+        speakers=speakers,
+        duration=duration,
+        provenance={"source": kind},
+    )
 
 
 def transcript_text(t: Transcript) -> str:
@@ -127,6 +206,73 @@ def transcript_text(t: Transcript) -> str:
     return "\n\n".join(f"{t.speaker_label(sp)}: {' '.join(parts)}" for sp, parts in paragraphs) + "\n"
 
 
+# Parts of provenance copied from the configuration or the model: a user may have written any
+# text there (a prompt, a speaker label, a model folder, a voice sample's name).
+_CONFIG_PARTS = (("transcribe", "config"), ("transcribe", "decode"), ("transcribe", "model"),
+                 ("speakers", "options"), ("speakers", "resolved"))  # fmt: skip
+_SAFE_STRING = re.compile(
+    r"[0-9a-f]{64}|S\d{1,3}|[a-z]{2,3}|package:[\w.-]+|(?:tiny|base|small|medium|large|turbo|distil)[\w.-]*"
+    r"|\d+(?:\.\d+)*"
+)
+CUSTOM = "custom"
+
+
+def _default_strings() -> set[str]:
+    from pipeline.config import PipelineConfig
+
+    found: set[str] = set()
+
+    def walk(v) -> None:
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    c = PipelineConfig()
+    walk(c.transcribe.model_dump(mode="json"))
+    walk(c.speakers.model_dump(mode="json", exclude={"interviews"}))
+    found |= {"faster-whisper", "openai-whisper", "cpu", "cuda", "auto", "int8", "int8_float16",
+              "float16", "float32", "embedding", "channel", "pyannote", "none", "local", "hub"}  # fmt: skip
+    return found
+
+
+def _public_value(v, safe: set[str], key: str = ""):
+    if isinstance(v, str):
+        if key == "language" and re.fullmatch(r"[a-z]{2,3}", v):
+            return v
+        return v if v in safe or _SAFE_STRING.fullmatch(v) else CUSTOM
+    if isinstance(v, dict):
+        return {k: _public_value(x, safe, str(k)) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_public_value(x, safe, key) for x in v]
+    return v
+
+
+def public_provenance(provenance: dict) -> dict:
+    """The provenance shareable/ gets: only the parts this pipeline writes, and of the settings
+    copied from the configuration only defaults, fixed choices and numbers; any other text (a
+    custom prompt, a speaker label, a model folder) becomes ``"custom"``, a voice sample ``true``."""
+    import copy
+
+    keep = {k: copy.deepcopy(provenance[k]) for k in ("transcribe", "speakers", "deidentify", "review")
+            if isinstance(provenance.get(k), dict)}  # fmt: skip
+    if provenance.get("source") in ("text transcript", "transcript JSON"):
+        keep["source"] = provenance["source"]
+    safe = _default_strings()
+    for stage, part in _CONFIG_PARTS:
+        node = keep.get(stage)
+        if isinstance(node, dict) and part in node:
+            node[part] = _public_value(node[part], safe)
+    options = keep.get("speakers", {}).get("options")
+    if isinstance(options, dict) and "interviewer_sample" in options:
+        options["interviewer_sample"] = bool(options["interviewer_sample"])
+    return keep
+
+
 def write_deidentified(
     shareable: Transcript, redactions: list[Redaction], restricted_dir: Path, shareable_dir: Path
 ) -> None:
@@ -136,6 +282,7 @@ def write_deidentified(
     restricted_dir, shareable_dir = Path(restricted_dir), Path(shareable_dir)
     log = {"interview_id": shareable.interview_id, "redactions": [r.to_dict() for r in redactions]}
     atomic_write_json(restricted_dir / "redactions.json", log, mode=0o600)
+    shareable = replace(shareable, provenance=public_provenance(shareable.provenance))
     atomic_write_text(shareable_dir / "transcript.json", shareable.to_json() + "\n", mode=0o600)
     atomic_write_text(shareable_dir / "transcript.txt", transcript_text(shareable), mode=0o600)
     logger.info(
