@@ -29,3 +29,4 @@ if [ "$DEV" = 1 ]; then
 else
   $PY -m pip install -q -e .
 fi
+bash scripts/fetch_danish_data.sh

@@ -33,6 +33,11 @@ ROLE_WORDS = {
     "r": "participant",
     "a": "participant",
     "p": "participant",
+    "deltager": "participant",
+    "informant": "participant",
+    "interviewperson": "participant",
+    "d": "participant",
+    "intervieweren": "interviewer",
 }
 
 
