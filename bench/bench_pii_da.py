@@ -1,6 +1,8 @@
 """Danish de-identification benchmark: planted personal data in a Danish interview, default config.
 
-The transcript ``tests/data/deid_da_interview.txt`` marks each planted value as ``{TYPE:value}``.
+Two transcripts mark each planted value as ``{TYPE:value}``: ``tests/data/deid_da_interview.txt``
+(the one the Danish recognizers were developed on) and ``tests/data/deid_da_interview_2.txt``
+(written afterwards as a check; two fixes came from it: "X & Partnere" and "-huset" compounds).
 The marks are removed, the plain ``Speaker: text`` file goes through ``python -m pipeline deidentify
 FILE --out DIR`` with no configuration (a fresh output folder, no passphrase), and the restricted
 redaction log is compared with the marks:
@@ -14,7 +16,7 @@ redaction log is compared with the marks:
 Types ending in ``_SPOKEN`` (phone and CPR numbers, e-mail addresses read aloud) are reported apart:
 the figure is given with and without them.
 
-    python bench/bench_pii_da.py [--file PATH] [--keep DIR]
+    python bench/bench_pii_da.py [--file PATH ...] [--keep DIR]
 
 Prints a summary and writes bench/results/pii_da.json. Needs nothing outside the repository (the
 Danish lists are fetched by scripts/fetch_danish_data.sh or on first use).
@@ -34,7 +36,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FILE = ROOT / "tests" / "data" / "deid_da_interview.txt"
+DEFAULT_FILES = [
+    ROOT / "tests" / "data" / "deid_da_interview.txt",
+    ROOT / "tests" / "data" / "deid_da_interview_2.txt",
+]
 RESULTS = ROOT / "bench" / "results" / "pii_da.json"
 MARK = re.compile(r"\{(?P<type>[A-Z_]+):(?P<value>[^{}]+)\}")
 WORD = re.compile(r"\w+")
@@ -118,7 +123,9 @@ def score(planted: list[dict], segments: list[str], reds: dict, shareable: dict,
     for seg, text in enumerate(segments):
         inside = [(p["start"], p["end"]) for p in planted if p["segment"] == seg]
         for m in WORD.finditer(text):
-            if covered(seg, m.start(), m.end()) and not any(a <= m.start() and m.end() <= b for a, b in inside):
+            if covered(seg, m.start(), m.end()) and not any(
+                a <= m.start() and m.end() <= b for a, b in inside
+            ):
                 ordinary.append(seg)
     out_segments = [s["text"] for s in shareable["segments"]]
     markers_kept = all(
@@ -147,39 +154,65 @@ def score(planted: list[dict], segments: list[str], reds: dict, shareable: dict,
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--file", type=Path, default=DEFAULT_FILE, help="annotated transcript")
-    ap.add_argument("--keep", type=Path, help="keep the output folder here (it holds personal data)")
-    ap.add_argument("--results", type=Path, default=RESULTS)
-    args = ap.parse_args()
-    plain, planted, segments = parse_planted(args.file.read_text(encoding="utf-8"))
+def bench_file(path: Path, keep: Path | None) -> dict:
+    plain, planted, segments = parse_planted(path.read_text(encoding="utf-8"))
     labels = list(dict.fromkeys(LINE.match(x).group("label") for x in plain.splitlines()))
     with tempfile.TemporaryDirectory(prefix="bench-pii-da-") as tmp:
-        work = args.keep or Path(tmp)
+        work = (keep / path.stem) if keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         reds, shareable, seconds = run_cli(plain, work)
     result = score(planted, segments, reds, shareable, labels)
+    deid = shareable["provenance"]["deidentify"]
     result.update(
         {
-            "file": str(args.file.relative_to(ROOT)) if args.file.is_relative_to(ROOT) else args.file.name,
-            "answers": sum(1 for x in plain.splitlines() if not x.startswith("Interviewer:")),
-            "language": shareable["provenance"]["deidentify"]["language"],
-            "language_source": shareable["provenance"]["deidentify"].get("language_source"),
-            "command": "python -m pipeline deidentify FILE --out DIR (no configuration)",
+            "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name,
+            "answers": sum(1 for x in plain.splitlines() if not x.startswith(f"{labels[0]}:")),
+            "language": deid["language"],
+            "language_source": deid.get("language_source"),
             "seconds_cli": round(seconds, 1),
         }
     )
+    return result
+
+
+def _total(results: list[dict], key: str) -> dict:
+    n = sum(r[key]["planted"] for r in results)
+    k = sum(r[key]["fully_replaced"] for r in results)
+    return {"planted": n, "fully_replaced": k, "rate": round(k / n, 3) if n else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--file", type=Path, nargs="+", default=DEFAULT_FILES, help="annotated transcript(s)")
+    ap.add_argument("--keep", type=Path, help="keep the output folders here (they hold personal data)")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    results = [bench_file(f, args.keep) for f in args.file]
+    summary = {
+        "command": "python -m pipeline deidentify FILE --out DIR (no configuration, fresh output folder)",
+        "all": _total(results, "all"),
+        "without_spoken": _total(results, "without_spoken"),
+        "spoken_only": _total(results, "spoken_only"),
+        "ordinary_words_replaced": sum(r["ordinary_words_replaced"] for r in results),
+        "files": results,
+    }
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    a, w = result["all"], result["without_spoken"]
-    print(f"language: {result['language']} ({result['language_source']}), answers: {result['answers']}")
-    print(f"fully replaced, all planted values: {a['fully_replaced']}/{a['planted']} = {a['rate']}")
-    print(f"fully replaced, without spoken numbers/e-mails: {w['fully_replaced']}/{w['planted']} = {w['rate']}")
-    print(f"ordinary words replaced: {result['ordinary_words_replaced']}")
-    print(f"role labels kept: {result['role_labels_kept']}, markers kept: {result['markers_kept']}")
-    for t, c in result["per_type"].items():
-        print(f"  {t:14s} {c.get('replaced', 0)}/{c['planted']}")
+    args.results.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for r in results:
+        a, w = r["all"], r["without_spoken"]
+        print(f"{r['file']}: language {r['language']} ({r['language_source']}), {r['answers']} answers")
+        print(f"  fully replaced, all planted values: {a['fully_replaced']}/{a['planted']} = {a['rate']}")
+        print(f"  without spoken numbers/e-mails: {w['fully_replaced']}/{w['planted']} = {w['rate']}")
+        print(f"  ordinary words replaced: {r['ordinary_words_replaced']}")
+        print(f"  role labels kept: {r['role_labels_kept']}, markers kept: {r['markers_kept']}")
+        print(
+            "  " + ", ".join(f"{t} {c.get('replaced', 0)}/{c['planted']}" for t, c in r["per_type"].items())
+        )
+    a, w = summary["all"], summary["without_spoken"]
+    print(
+        f"total: {a['fully_replaced']}/{a['planted']} = {a['rate']}; without spoken {w['rate']}; "
+        f"ordinary words replaced {summary['ordinary_words_replaced']}"
+    )
     return 0
 
 

@@ -156,7 +156,9 @@ class DeidentifyConfig(_Strict):
     # (JSON transcripts carry it), else detected from the text by stop words, else default_language.
     language: str = "auto"
     # Languages the detector chooses between for transcripts that do not say (spaCy stop-word lists).
-    language_candidates: list[str] = Field(default_factory=lambda: ["en", "da", "sv", "nb", "de", "nl", "fr", "es"])
+    language_candidates: list[str] = Field(
+        default_factory=lambda: ["en", "da", "sv", "nb", "de", "nl", "fr", "es"]
+    )
     # Language used when the transcript does not say which one it is in and detection is unsure.
     default_language: str = "en"
     # Speaker labels that are roles, never names, besides the built-in ones (Interviewer, Participant,

@@ -131,13 +131,18 @@ def fetch(target: Path | None = None) -> list[str]:
     target = Path(target) if target is not None else data_dir()
     target.mkdir(parents=True, exist_ok=True)
     problems = []
-    for fname, sha, get in ((NAMES_FILE, NAMES_SHA256, _fetch_names), (WORDS_FILE, WORDS_SHA256, _fetch_words)):
+    for fname, sha, get in (
+        (NAMES_FILE, NAMES_SHA256, _fetch_names),
+        (WORDS_FILE, WORDS_SHA256, _fetch_words),
+    ):
         if _valid(target / fname, sha):
             continue
         try:
             get(target)
         except (DanishDataError, OSError, subprocess.SubprocessError, zipfile.BadZipFile, KeyError) as e:
-            problems.append(f"{fname}: {e}" if isinstance(e, DanishDataError) else f"{fname}: {type(e).__name__}")
+            problems.append(
+                f"{fname}: {e}" if isinstance(e, DanishDataError) else f"{fname}: {type(e).__name__}"
+            )
     return problems
 
 

@@ -21,6 +21,17 @@ DEFAULT_CANDIDATES: tuple[str, ...] = ("en", "da", "sv", "nb", "de", "nl", "fr",
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
+# Frequent words that tell close languages apart (Danish and Norwegian share most stop words); a word
+# here votes for its language alone.
+DISTINCT: dict[str, frozenset[str]] = {
+    "da": frozenset(
+        "hvad nogle noget nogen meget efter af sige siger hedder synes altså øh lidt mig dig sig rigtig "
+        "jo nå også bare hvordan hvorfor gerne sådan".split()
+    ),
+    "nb": frozenset("hva noen noe mye etter av meg deg seg litt riktig ikkje eg kva kanskje veldig".split()),
+    "sv": frozenset("jag inte och är hur vad mycket efter nåt någon också bara".split()),
+}
+
 
 @lru_cache(maxsize=32)
 def stop_words(lang: str) -> frozenset[str]:
@@ -29,7 +40,7 @@ def stop_words(lang: str) -> frozenset[str]:
         module = importlib.import_module(f"spacy.lang.{lang}.stop_words")
     except ImportError:
         return frozenset()
-    return frozenset(w.lower() for w in getattr(module, "STOP_WORDS", ()))
+    return frozenset(w.lower() for w in getattr(module, "STOP_WORDS", ())) | DISTINCT.get(lang, frozenset())
 
 
 def detect_language(
@@ -46,7 +57,8 @@ def detect_language(
     votes: Counter[str] = Counter()
     for text in texts:
         for word in _WORD.findall(text.lower()):
-            holders = [c for c in langs if word in stop_words(c)]
+            distinct = [c for c in langs if word in DISTINCT.get(c, ())]
+            holders = distinct if len(distinct) == 1 else [c for c in langs if word in stop_words(c)]
             for c in holders:
                 votes[c] += 1.0 / len(holders)
     ranked = votes.most_common(2)
@@ -69,12 +81,15 @@ _ROLE_LABEL = re.compile(r"(?P<word>[^\W\d_]+)[\s_-]*\d*", re.UNICODE)
 
 
 def is_role_label(label: str, extra: Iterable[str] = ()) -> bool:
-    """True for 'Interviewer', 'Deltager', 'I', 'P2', 'Speaker 3' and the configured ``extra`` labels."""
+    """True for 'Interviewer', 'Deltager', 'I', 'P2', 'Speaker 3' and the configured ``extra`` labels
+    (where ``{n}`` stands for a number: 'Gruppe {n}')."""
     text = label.strip()
     if not text:
         return True
-    if text.casefold() in {e.strip().casefold() for e in extra if e.strip()}:
-        return True
+    for e in extra:
+        pattern = re.escape(e.strip()).replace(re.escape("{n}"), r"\d+")
+        if e.strip() and re.fullmatch(pattern, text, re.IGNORECASE):
+            return True
     m = _ROLE_LABEL.fullmatch(text)
     return bool(m) and m.group("word").casefold() in ROLE_WORDS
 

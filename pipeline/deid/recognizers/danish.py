@@ -18,9 +18,7 @@ from pipeline.deid.recognizers.names import words_of
 # Capitalised inside a sentence, yet not proper nouns: the plural and polite "you".
 CAPITAL_PRONOUNS = frozenset({"i", "de", "dem", "deres", "dig", "du"})
 
-_UNITS_DA = (
-    r"en|et|to|tre|fire|fem|seks|syv|otte|ni|ti|elleve|tolv|tretten|fjorten|femten|seksten|sytten|atten|nitten"
-)
+_UNITS_DA = r"en|et|to|tre|fire|fem|seks|syv|otte|ni|ti|elleve|tolv|tretten|fjorten|femten|seksten|sytten|atten|nitten"
 _TENS_DA = r"tyve|tredive|fyrre|fyrretyve|halvtreds|tres|halvfjerds|firs|halvfems"
 NUMBER_WORD_DA = rf"(?:(?:(?:en|et|to|tre|fire|fem|seks|syv|otte|ni)og)?(?:{_TENS_DA})|{_UNITS_DA}|hundrede)"
 NUMBER_WORD_TEEN_DA = rf"(?:(?:(?:en|et|to|tre|fire|fem|seks|syv|otte|ni)og)?(?:{_TENS_DA})|ti|elleve|tolv|tretten|fjorten|femten|seksten|sytten|atten|nitten|hundrede)"
@@ -71,13 +69,19 @@ class DanishNameCueRecognizer(InterviewRecognizer):
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out = []
-        for pattern, lower_ok, score in ((self.STRONG, True, 0.65), (self.RELATION, False, 0.6), (self.GREETING, False, 0.5)):
+        for pattern, lower_ok, score in (
+            (self.STRONG, True, 0.65),
+            (self.RELATION, False, 0.6),
+            (self.GREETING, False, 0.5),
+        ):
             for m in pattern.finditer(text):
                 span = self._name_at(text, m.end(), lower_ok)
                 if not span:
                     continue
                 word = text[span[0] : span[1]].split()[0]
-                if pattern is self.GREETING and not (fold(word) in self.data.first or not self.data.is_word(word)):
+                if pattern is self.GREETING and not (
+                    fold(word) in self.data.first or not self.data.is_word(word)
+                ):
                     continue
                 out.append(self.result("PERSON", span[0], span[1], score, "Danish name cue"))
         return out
@@ -114,7 +118,7 @@ INSTITUTION = (
     r"boldklub|idrætsforening|sparekasse|apotek|apoteket|bibliotek|biblioteket|kirke|kirken|"
     r"børnehave|børnehaven|vuggestue|vuggestuen|plejehjem|plejehjemmet|plejecenter|plejecentret|"
     r"fængsel|fængslet|jobcenter|jobcentret|fagforening|råd|rådet|forbund|forbundet|styrelse|styrelsen|"
-    r"ministerium|ministeriet|fonden|foreningen"
+    r"ministerium|ministeriet|fonden|foreningen|huset"
 )
 AFTER_NAME_ONLY = r"bank|region|center|centret|centeret|politi|forsyning|byg|el|vvs|tømrer|auto|consult|invest|gruppen|holding|fond|forening"
 INSTITUTION_RE = re.compile(
@@ -136,7 +140,9 @@ class DanishPlaceRecognizer(InterviewRecognizer):
     ('Skive Sygehus', 'Rigshospitalet', '... kommune') and capitalised names after 'i', 'på', 'hos'."""
 
     ENTITIES = ("LOCATION", "ORGANIZATION")
-    POSTCODE_TOWN = re.compile(rf"(?<![\w.,-])(?P<code>[1-9]\d{{3}})\s+(?P<town>{_CAP}(?:[ -]{_CAP})*?)(?:\s+[A-ZØVNKSC]\b)?(?![\w-])")
+    POSTCODE_TOWN = re.compile(
+        rf"(?<![\w.,-])(?P<code>[1-9]\d{{3}})\s+(?P<town>{_CAP}(?:[ -]{_CAP})*?)(?:\s+[A-ZØVNKSC]\b)?(?![\w-])"
+    )
 
     def __init__(self, language: str, data: DanishData, **kw):
         super().__init__(language, **kw)
@@ -151,8 +157,10 @@ class DanishPlaceRecognizer(InterviewRecognizer):
         for i, w in enumerate(words):  # towns, one or two words ("Ans by", "Store Heddinge")
             if not w.cap:
                 continue
-            if i + 1 < len(words) and not text[w.end : words[i + 1].start].strip() and self._town(
-                f"{w.text} {words[i + 1].text}"
+            if (
+                i + 1 < len(words)
+                and not text[w.end : words[i + 1].start].strip()
+                and self._town(f"{w.text} {words[i + 1].text}")
             ):
                 out.append(self.result("LOCATION", w.start, words[i + 1].end, 0.65, "Danish town"))
             elif self._town(w.text):
@@ -186,7 +194,11 @@ class DanishPlaceRecognizer(InterviewRecognizer):
                 i += 1
                 continue
             j = i + 1
-            while j + 1 < len(words) and words[j + 1].cap and not text[words[j].end : words[j + 1].start].strip():
+            while (
+                j + 1 < len(words)
+                and words[j + 1].cap
+                and text[words[j].end : words[j + 1].start].strip() in ("", "&")
+            ):
                 j += 1
             run = words[i + 1 : j + 1]
             if not all(fold(x.text) in COMMON_PROPER or fold(x.text) in self.data.countries for x in run):
