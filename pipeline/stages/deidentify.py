@@ -34,6 +34,11 @@ ROLE_WORDS = {
     "r": "participant",
     "a": "participant",
     "p": "participant",
+    "deltager": "participant",
+    "informant": "participant",
+    "interviewperson": "participant",
+    "d": "participant",
+    "intervieweren": "interviewer",
 }
 
 

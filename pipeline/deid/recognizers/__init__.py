@@ -28,6 +28,13 @@ from presidio_analyzer.predefined_recognizers import (
 from pipeline.deid.recognizers.address import OrganisationRecognizer, StreetAddressRecognizer
 from pipeline.deid.recognizers.base import BuildContext
 from pipeline.deid.recognizers.contact import OfflineEmailRecognizer, SpokenEmailRecognizer
+from pipeline.deid.recognizers.danish import (
+    DanishAddressRecognizer,
+    DanishAgeRecognizer,
+    DanishNameCueRecognizer,
+    DanishNameRecognizer,
+    DanishPlaceRecognizer,
+)
 from pipeline.deid.recognizers.names import GazetteerNameRecognizer, KnownNameRecognizer, NameCueRecognizer
 from pipeline.deid.recognizers.numbers import (
     PHONE_CONTEXT,
@@ -259,6 +266,54 @@ class KnownNames(RecognizerPlugin):
         return [KnownNameRecognizer(ctx.language, known_names, ctx.english_words, ctx.config.fuzzy_threshold)]
 
 
+class _DanishPlugin(RecognizerPlugin):
+    """Built for Danish transcripts only, over the Danish lists (pipeline.deid.danish_data)."""
+
+    @classmethod
+    def build(cls, ctx):
+        if ctx.language != "da":
+            return []
+        from pipeline.deid.danish_data import load_danish_data
+
+        return cls.make(ctx, load_danish_data())
+
+
+class DanishNames(_DanishPlugin):
+    name = "danish_names"
+    entities = ("PERSON",)
+
+    @classmethod
+    def make(cls, ctx, data):
+        return [DanishNameCueRecognizer(ctx.language, data), DanishNameRecognizer(ctx.language, data)]
+
+
+class DanishPlaces(_DanishPlugin):
+    name = "danish_places"
+    entities = ("LOCATION", "ORGANIZATION")
+
+    @classmethod
+    def make(cls, ctx, data):
+        return [DanishPlaceRecognizer(ctx.language, data)]
+
+
+class DanishAddress(_DanishPlugin):
+    name = "danish_address"
+    entities = ("STREET_ADDRESS",)
+
+    @classmethod
+    def make(cls, ctx, data):
+        return [DanishAddressRecognizer(ctx.language, data)]
+
+
+class DanishAge(_DanishPlugin):
+    name = "danish_age"
+    entities = ("AGE",)
+
+    @classmethod
+    def make(cls, ctx, data):
+        return [DanishAgeRecognizer(ctx.language)]
+
+
 REGISTRY: dict[str, type[RecognizerPlugin]] = {
     p.name: p
     for p in (
@@ -280,6 +335,10 @@ REGISTRY: dict[str, type[RecognizerPlugin]] = {
         NameCues,
         NameGazetteerPlugin,
         KnownNames,
+        DanishNames,
+        DanishPlaces,
+        DanishAddress,
+        DanishAge,
     )
 }
 

@@ -43,7 +43,7 @@ def words_of(text: str, nlp_artifacts=None) -> list[Word]:
     out = []
     for m in WORD_RE.finditer(text):
         before = text[: m.start()].rstrip()
-        sent_start = not before or before[-1] in '.!?:;"“(>-'
+        sent_start = not before or before[-1] in '.!?:;"“(>-–—…'
         word = re.sub(r"['’]s$", "", m.group(0))  # "Jensen's" -> "Jensen": the possessive stays in the text
         out.append(
             Word(
