@@ -65,6 +65,13 @@ RECOGNIZER_NAMES: tuple[str, ...] = (
     "name_cues",
     "name_gazetteer",
     "known_names",
+    "spoken_numbers",
+    "spoken_url",
+    "licence_plate",
+    "spelled_names",
+    "other_script_names",
+    "place_cues",
+    "employer_cues",
 )
 
 

@@ -28,6 +28,12 @@ from presidio_analyzer.predefined_recognizers import (
 from pipeline.deid.recognizers.address import OrganisationRecognizer, StreetAddressRecognizer
 from pipeline.deid.recognizers.base import BuildContext
 from pipeline.deid.recognizers.contact import OfflineEmailRecognizer, SpokenEmailRecognizer
+from pipeline.deid.recognizers.cues import (
+    EmployerRecognizer,
+    OtherScriptNameRecognizer,
+    PlaceCueRecognizer,
+    SpelledNameRecognizer,
+)
 from pipeline.deid.recognizers.names import GazetteerNameRecognizer, KnownNameRecognizer, NameCueRecognizer
 from pipeline.deid.recognizers.numbers import (
     PHONE_CONTEXT,
@@ -36,6 +42,11 @@ from pipeline.deid.recognizers.numbers import (
     DkCprRecognizer,
     LongNumberRecognizer,
     SpokenDateRecognizer,
+)
+from pipeline.deid.recognizers.spoken import (
+    LicencePlateRecognizer,
+    SpokenNumberRecognizer,
+    SpokenUrlRecognizer,
 )
 
 # spaCy labels -> our entity types (ORG is kept: Presidio's default mapping drops it).
@@ -259,6 +270,21 @@ class KnownNames(RecognizerPlugin):
         return [KnownNameRecognizer(ctx.language, known_names, ctx.english_words, ctx.config.fuzzy_threshold)]
 
 
+def _simple(plugin_name: str, recognizer: type, types: tuple[str, ...]) -> type[RecognizerPlugin]:
+    """A plug-in that builds one recognizer taking only the language."""
+
+    class Plugin(RecognizerPlugin):
+        name = plugin_name
+        entities = types
+
+        @classmethod
+        def build(cls, ctx):
+            return [recognizer(ctx.language)]
+
+    Plugin.__name__ = Plugin.__qualname__ = recognizer.__name__.replace("Recognizer", "") + "Plugin"
+    return Plugin
+
+
 REGISTRY: dict[str, type[RecognizerPlugin]] = {
     p.name: p
     for p in (
@@ -280,6 +306,13 @@ REGISTRY: dict[str, type[RecognizerPlugin]] = {
         NameCues,
         NameGazetteerPlugin,
         KnownNames,
+        _simple("spoken_numbers", SpokenNumberRecognizer, SpokenNumberRecognizer.ENTITIES),
+        _simple("spoken_url", SpokenUrlRecognizer, ("URL",)),
+        _simple("licence_plate", LicencePlateRecognizer, ("ID_NUMBER",)),
+        _simple("spelled_names", SpelledNameRecognizer, ("PERSON",)),
+        _simple("other_script_names", OtherScriptNameRecognizer, ("PERSON",)),
+        _simple("place_cues", PlaceCueRecognizer, ("LOCATION",)),
+        _simple("employer_cues", EmployerRecognizer, ("ORGANIZATION",)),
     )
 }
 
