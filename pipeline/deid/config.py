@@ -69,6 +69,13 @@ RECOGNIZER_NAMES: tuple[str, ...] = (
     "danish_places",
     "danish_address",
     "danish_age",
+    "spoken_numbers",
+    "spoken_url",
+    "licence_plate",
+    "spelled_names",
+    "other_script_names",
+    "place_cues",
+    "employer_cues",
 )
 
 

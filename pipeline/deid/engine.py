@@ -16,6 +16,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
 from pipeline.deid.config import DeidentifyConfig
+from pipeline.deid.context import context_detections
 from pipeline.deid.gazetteer import (
     FUNCTION_WORDS,
     NAME_PARTICLES,
@@ -199,6 +200,9 @@ class Deidentifier:
         for idx, seg in enumerate(transcript.segments):
             if seg.text.strip():
                 dets += self._detect(analyzer, idx, seg.text, lang, ad_hoc, allow)
+        dets = context_detections(
+            transcript, dets, lambda t: self._detect(analyzer, 0, t, lang, ad_hoc, allow), self.english_words
+        )
         dets = self._propagate_names(transcript, dets, allow, lang)
         labels = _name_labels(transcript, allow, self.role_labels)
         dets += [

@@ -35,6 +35,12 @@ from pipeline.deid.recognizers.danish import (
     DanishNameRecognizer,
     DanishPlaceRecognizer,
 )
+from pipeline.deid.recognizers.cues import (
+    EmployerRecognizer,
+    OtherScriptNameRecognizer,
+    PlaceCueRecognizer,
+    SpelledNameRecognizer,
+)
 from pipeline.deid.recognizers.names import GazetteerNameRecognizer, KnownNameRecognizer, NameCueRecognizer
 from pipeline.deid.recognizers.numbers import (
     PHONE_CONTEXT,
@@ -43,6 +49,11 @@ from pipeline.deid.recognizers.numbers import (
     DkCprRecognizer,
     LongNumberRecognizer,
     SpokenDateRecognizer,
+)
+from pipeline.deid.recognizers.spoken import (
+    LicencePlateRecognizer,
+    SpokenNumberRecognizer,
+    SpokenUrlRecognizer,
 )
 
 # spaCy labels -> our entity types (ORG is kept: Presidio's default mapping drops it).
@@ -312,6 +323,19 @@ class DanishAge(_DanishPlugin):
     @classmethod
     def make(cls, ctx, data):
         return [DanishAgeRecognizer(ctx.language)]
+def _simple(plugin_name: str, recognizer: type, types: tuple[str, ...]) -> type[RecognizerPlugin]:
+    """A plug-in that builds one recognizer taking only the language."""
+
+    class Plugin(RecognizerPlugin):
+        name = plugin_name
+        entities = types
+
+        @classmethod
+        def build(cls, ctx):
+            return [recognizer(ctx.language)]
+
+    Plugin.__name__ = Plugin.__qualname__ = recognizer.__name__.replace("Recognizer", "") + "Plugin"
+    return Plugin
 
 
 REGISTRY: dict[str, type[RecognizerPlugin]] = {
@@ -339,6 +363,13 @@ REGISTRY: dict[str, type[RecognizerPlugin]] = {
         DanishPlaces,
         DanishAddress,
         DanishAge,
+        _simple("spoken_numbers", SpokenNumberRecognizer, SpokenNumberRecognizer.ENTITIES),
+        _simple("spoken_url", SpokenUrlRecognizer, ("URL",)),
+        _simple("licence_plate", LicencePlateRecognizer, ("ID_NUMBER",)),
+        _simple("spelled_names", SpelledNameRecognizer, ("PERSON",)),
+        _simple("other_script_names", OtherScriptNameRecognizer, ("PERSON",)),
+        _simple("place_cues", PlaceCueRecognizer, ("LOCATION",)),
+        _simple("employer_cues", EmployerRecognizer, ("ORGANIZATION",)),
     )
 }
 

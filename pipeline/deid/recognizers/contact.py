@@ -34,12 +34,26 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return offline_tld_extractor()(pattern_text).fqdn != ""
 
 
-_SEP = {"dot": ".", "period": ".", "point": ".", "underscore": "_", "dash": "-", "hyphen": "-", "minus": "-"}
+_SEP = {
+    "dot": ".",
+    "period": ".",
+    "point": ".",
+    "punktum": ".",
+    "prik": ".",
+    "underscore": "_",
+    "understreg": "_",
+    "dash": "-",
+    "hyphen": "-",
+    "minus": "-",
+    "bindestreg": "-",
+}
+_SEP_WORDS = "dot|period|point|punktum|prik|underscore|understreg|dash|hyphen|minus|bindestreg"
 _PART = r"[^\W_]+"
-_JOIN = r"(?:\s*[._-]\s*|\s+(?:dot|period|point|underscore|dash|hyphen|minus)\s+)"
+_JOIN = rf"(?:\s*[._-]\s*|\s+(?:{_SEP_WORDS})\s+)"
+_AT = r"(?:\s(?:at|at sign|snabel-a|snabel a|snabela|at-tegn)\s|@)"
 SPOKEN_EMAIL = re.compile(
-    rf"(?<![\w@.])(?P<local>{_PART}(?:{_JOIN}{_PART}){{0,4}})\s*(?:\s(?:at|at sign|snabel-a)\s|@)\s*"
-    rf"(?P<domain>{_PART}(?:(?:\.|\s+(?:dot|punktum)\s+){_PART}){{1,4}})(?![\w@])",
+    rf"(?<![\w@.])(?P<local>{_PART}(?:{_JOIN}{_PART}){{0,4}})\s*{_AT}\s*"
+    rf"(?P<domain>{_PART}(?:(?:\.|\s+(?:dot|punktum|prik)\s+){_PART}){{1,4}})(?![\w@])",
     re.IGNORECASE,
 )
 
@@ -55,7 +69,7 @@ def normalise_spoken_email(spoken: str) -> str | None:
 def _normalise(local: str, domain: str) -> str:
     def squash(s: str) -> str:
         s = re.sub(
-            r"\s+(dot|period|point|underscore|dash|hyphen|minus|punktum)\s+",
+            rf"\s+({_SEP_WORDS})\s+",
             lambda x: _SEP.get(x.group(1).lower(), "."),
             s,
             flags=re.IGNORECASE,
@@ -73,12 +87,19 @@ class SpokenEmailRecognizer(InterviewRecognizer):
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out = []
-        for m in SPOKEN_EMAIL.finditer(text):
+        pos = 0
+        while (m := SPOKEN_EMAIL.search(text, pos)) is not None:
             local, domain = m.group("local"), m.group("domain")
             address = _normalise(local, domain)
             if address == m.group(0).lower() or not has_public_suffix(address.split("@", 1)[1]):
-                continue  # a written address (the e-mail recognizer's job) or no real suffix
-            spoken = re.search(r"\b(dot|punktum|underscore|dash|hyphen)\b", m.group(0), re.IGNORECASE)
+                # a written address (the e-mail recognizer's job) or no real suffix. Try the next
+                # word as the start: in "mail me at anna dot jensen at gmail dot com" the first
+                # candidate "me at anna dot jensen" fails, the address starts at "anna".
+                nxt = re.search(r"[\s._-]+", text[m.start() :])
+                pos = m.start() + (nxt.end() if nxt else len(text) - m.start())
+                continue
+            pos = m.end()
+            spoken = re.search(rf"\b({_SEP_WORDS})\b", m.group(0), re.IGNORECASE)
             joined = re.search(r"[._-]", local)
             # "looking at facebook.com" must not become an address: plain words need an e-mail cue.
             score = 0.75 if spoken else 0.5 if joined else 0.3
