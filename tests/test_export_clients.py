@@ -119,6 +119,8 @@ def test_qualcoder_imports_sources_speaker_cases_with_their_text_and_segment_tim
 
     sources = dict(db.execute("select name, fulltext from source"))
     assert sources == {t.interview_id: ours.interviews[t.interview_id].text for t in transcripts}
+    for t in transcripts:  # the text, built here from the transcript: one "Speaker: text" line per turn
+        assert sources[t.interview_id] == "".join(f"{turn.speaker}: {turn.text}\n" for turn in turns(t))
     if which == "samples":
         assert len(sources) == 2
     fid = {name: i for i, name in db.execute("select id, name from source")}
