@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real coding-tool clients the export tests run (tests/test_export_clients.py).
+# Installs (with --dev) the real coding-tool clients the export tests run (tests/test_export_clients.py).
 # Idempotent: a client already installed is left as it is (a stamp file records the install).
 #
 #   QualCoder  its source is at ../shared/clients/qualcoder (not on PyPI); its own venv gets the
@@ -13,6 +13,8 @@
 # A client that fails to install is reported and its tests skip with the reason; this script then
 # exits non-zero only if NO client could be installed.
 set -uo pipefail
+# A hook of scripts/install.sh: only the test install (--dev) needs the clients.
+[ "${1:-}" = "--dev" ] || exit 0
 
 ROOT="${INTERVIEW_PIPELINE_CLIENTS:-$HOME/.cache/interview-pipeline/clients}"
 PY="${PYTHON:-python3}"
