@@ -360,6 +360,17 @@ def test_a_nested_decisions_file_is_a_one_line_error(batch, tmp_path, capsys):
     assert code != 0 and "nested too deeply" in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_a_nested_configuration_is_a_one_line_error(tmp_path, capsys):
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text("deidentify:\n  known_names: " + "[" * 20000 + "]" * 20000 + "\n", encoding="utf-8")
+    src = tmp_path / "p07.txt"
+    src.write_text(DANISH, encoding="utf-8")
+    code = main(["deidentify", str(src), "--out", str(tmp_path / "OUT"), "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{cfg}: invalid configuration: nested too deeply" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 def test_a_million_segment_transcript_is_refused_with_its_reason_and_the_batch_goes_on(tmp_path, capsys):
     big = tmp_path / "p05.json"
     with open(big, "w", encoding="utf-8") as f:
