@@ -183,6 +183,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(e, "problem", None) or type(e).__name__
             raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from e
+        except RecursionError as e:
+            raise ConfigError(f"{path}: invalid configuration: nested too deeply") from e
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -133,8 +133,12 @@ class Transcript:
             raise SchemaError("malformed transcript: values nested too deeply") from e
 
     @classmethod
-    def from_json_text(cls, text: str, source: str | Path = "<text>") -> Transcript:
-        """Parse transcript JSON; errors are ``SchemaError('<source>: <reason>')``."""
+    def from_json_text(
+        cls, text: str, source: str | Path = "<text>", max_segments: int | None = None
+    ) -> Transcript:
+        """Parse transcript JSON; errors are ``SchemaError('<source>: <reason>')``.
+
+        ``max_segments``: refuse a transcript with more segments before building them."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -143,6 +147,12 @@ class Transcript:
             raise SchemaError(f"{source}: JSON nested too deeply to be a transcript") from e
         if not isinstance(data, dict):
             raise SchemaError(f"{source}: JSON is not a transcript object")
+        n = len(data["segments"]) if isinstance(data.get("segments"), list) else 0
+        if max_segments is not None and n > max_segments:
+            raise SchemaError(
+                f"{source}: {n:,} segments is over the limit of {max_segments:,} for one transcript; "
+                "split it into several files"
+            )
         try:
             return cls.from_dict(data)
         except SchemaError as e:

@@ -99,7 +99,7 @@ def parse_text_transcript(text: str, interview_id: str, source: str = "<text>") 
 # Limits on an existing transcript given to `deidentify`: a three-hour interview is a few thousand
 # segments and a few MB. Beyond these a file is refused with the reason (split it), rather than
 # holding it all in memory for hours without a word.
-MAX_TRANSCRIPT_BYTES = 128 * 2**20
+MAX_TRANSCRIPT_BYTES = 64 * 2**20
 MAX_SEGMENTS = 100_000
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
 
@@ -133,7 +133,7 @@ def read_transcript_file(path: Path) -> Transcript:
     except UnicodeDecodeError as e:
         raise SchemaError(f"{path}: not UTF-8 text, neither transcript JSON nor 'Speaker: text' lines") from e
     if text.lstrip().startswith(("{", "[")):
-        t = Transcript.from_json_text(text, path)
+        t = Transcript.from_json_text(text, path, max_segments=MAX_SEGMENTS)
     else:
         t = parse_text_transcript(text, slugify(path.stem), source=str(path))
     if len(t.segments) > MAX_SEGMENTS:
