@@ -20,12 +20,14 @@ Prints a table and writes ``bench/results/review.json``. Targets: ready < 2 s (i
 ready < 1 s and every seek shown < 100 ms (issue 18).
 
     python bench/bench_review.py [--segments 1500] [--redactions 1000] [--runs 3]
+    python bench/bench_review.py --screenshot docs/review_page.png   # the picture in docs/review.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -241,16 +243,92 @@ def measure(page_path: Path, runs: int) -> dict:
     }
 
 
+def _demo_folder(out: Path) -> Path:
+    """A short made-up interview (names invented) with a recording, for the documentation picture."""
+    lines = [
+        ("S1", "Thank you for taking part. Could you tell me a little about your work?"),
+        ("S2", "My name is Anna Jensen and I work as a nurse at the Riverside Clinic in Aarhus."),
+        ("S2", "How long have you been there?"),  # the wrong speaker: corrected in the picture
+        ("S2", "Since 2015. I told honor yens and about the study last week, she might join too."),
+        ("S2", "My sister Karen says it is a good idea."),
+    ]
+    segs, t = [], 0.5
+    for i, (spk, text) in enumerate(lines):
+        words = []
+        for w in text.split():
+            p = 0.3 if w in ("honor", "yens", "and") and i == 3 else 0.95
+            words.append(Word(round(t, 2), round(t + 0.3, 2), " " + w, p, spk))
+            t += 0.33
+        segs.append(Segment(i, words[0].start, words[-1].end, text, spk, words))
+        t += 0.6
+    raw = Transcript(
+        "P01", "en", segs, [Speaker("S1", "Interviewer", "interviewer"), Speaker("S2", "Participant")]
+    )
+
+    def red(sid: int, value: str, etype: str, score: float, rec: str, rep: str) -> Redaction:
+        start = segs[sid].text.index(value)
+        return Redaction(sid, start, start + len(value), value, etype, score, rec, rep)
+
+    reds = [
+        red(1, "Anna Jensen", "PERSON", 0.85, "spacy_ner", "Maria Holm"),
+        red(1, "Riverside Clinic", "ORGANIZATION", 0.55, "organisation", "[ORGANISATION_1]"),
+        red(1, "Aarhus", "LOCATION", 0.85, "spacy_ner", "[PLACE_1]"),
+        red(3, "2015", "DATE_TIME", 0.6, "date", "[DATE_1]"),
+        red(4, "Karen", "PERSON", 0.5, "name_gazetteer", "Lise"),
+    ]
+    layout = Layout(out)
+    layout.create()
+    atomic_write_text(layout.restricted("P01") / "transcript.json", raw.to_json())
+    atomic_write_json(layout.restricted("P01") / "redactions.json", [r.to_dict() for r in reds])
+    make_recording(layout.restricted("P01") / "audio.wav", 30.0)
+    [page] = write_review_pages(out)
+    return page
+
+
+def screenshot(dest: Path) -> None:
+    """The page while a reviewer listens to segment 3 and corrects it."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        page_path = _demo_folder(Path(tmp) / "OUT")
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 860})
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("html[data-audio-ready='1']", state="attached")
+        page.wait_for_selector("html[data-low-words]", state="attached")
+        page.click("#g2 button[data-p='edit']")
+        page.select_option("#g2 .editor select", "S1")
+        page.click("#g2 .editor button[data-e='save']")
+        page.click("mark[data-r='1'] button[data-a='reject']")
+        page.click("mark[data-r='0'] button[data-a='accept']")
+        page.fill("#reviewer", "A. Researcher")
+        page.click("#g1 button[data-p='play']")
+        page.wait_for_timeout(1300)
+        page.keyboard.press("Space")
+        page.click("#g3 button[data-p='edit']")
+        page.fill(
+            "#g3 .editor textarea",
+            "Since 2015. I told Anna Jensen about the study last week, she might join too.",
+        )
+        page.screenshot(path=str(dest))
+        browser.close()
+    print(f"written {dest}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--segments", type=int, default=1500)
     ap.add_argument("--redactions", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "review.json")
+    ap.add_argument("--screenshot", type=Path, help="only write a picture of the page to this PNG file")
     args = ap.parse_args()
     if not Path(CHROMIUM).is_file():
         print(f"{CHROMIUM} missing: install Debian's chromium", file=sys.stderr)
         return 2
+    if args.screenshot:
+        screenshot(args.screenshot)
+        return 0
 
     raw, reds = synthetic(args.segments, args.redactions)
     with tempfile.TemporaryDirectory() as tmp:
@@ -302,6 +380,8 @@ def main() -> int:
         "target_audio_ready_ms": 1000,
         "target_seek_ms": 100,
         "chromium": m["chromium"],
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
         "runs": args.runs,
     }

@@ -4,9 +4,8 @@
 ffmpeg from the normalised recording the ingest stage wrote (``audio.wav``) and referenced by the page
 by its relative name, so the page and its audio stay together on the restricted side and the page's
 Content-Security-Policy can allow media from its own folder only. MP3 at a constant bit rate because
-Chromium seeks in it by arithmetic (90 minutes: 10 ms median, 16 ms at most, against a bisection
-search in Ogg) and LAME encodes it about seven times faster than libopus (45 s for 90 minutes on a
-loaded 2-core machine). It is made again when the
+Chromium finds a time in it by arithmetic (Ogg needs a search) and LAME encodes it several times
+faster than libopus (bench/bench_review.py times the first page write with the encoding). It is made again when the
 recording is newer than the copy. No recording (an interview imported as a transcript) or no ffmpeg:
 no audio, the page works without it.
 """
