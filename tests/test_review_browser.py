@@ -583,7 +583,7 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
     assert interview_review_state(out, "int-a") == "draft"
 
     [path] = write_review_pages(out, interview="int-a")
-    assert (layout.restricted("int-a") / "review_audio.ogg").is_file()
+    assert (layout.restricted("int-a") / "review_audio.mp3").is_file()
     ui = Page(browser, path)
     page = ui.page
     try:
@@ -630,7 +630,7 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
             assert _load(ui, f) == "err", n
         assert ui.errors == []
         assert ui.blocked == [] and all(u.startswith(("file://", "blob:")) for u in ui.requests), ui.requests
-        assert any(u.endswith("/review_audio.ogg") for u in ui.requests)
+        assert any(u.endswith("/review_audio.mp3") for u in ui.requests)
     finally:
         ui.close()
 

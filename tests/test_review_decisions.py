@@ -136,7 +136,11 @@ REFUSALS = [
     ("offsets-reversed", _set("decisions.2.end", 0), "out of range"),
     ("offsets-not-matching-text", _set("decisions.2.start", 0), "do not match the text"),
     ("text-not-matching", _set("decisions.2.text", "Petra"), "do not match the text"),
-    ("offset-not-int", _set("decisions.2.start", "7"), "decisions 3 -> start: input should be a valid integer"),
+    (
+        "offset-not-int",
+        _set("decisions.2.start", "7"),
+        "decisions 3 -> start: input should be a valid integer",
+    ),
     (
         "unknown-entity-type",
         _set("decisions.2.entity_type", "HAIR_COLOUR"),

@@ -161,7 +161,7 @@
     for (const i of bySeg[g]) markEls[i] = undefined;
     segEls[g].querySelector(".txt").replaceChildren(...textNodes(g, adds.filter((a) => a.g === g)));
     cacheMarks(segEls[g]);
-    afterRender();
+    afterRender(g);
   }
 
   // ---------------------------------------------------------------- filters and counts

@@ -1,10 +1,14 @@
 /* Listening: the local audio copy, each segment from its start, the current word highlighted
    (CSS Custom Highlight API: no change to the DOM), unsure words underlined, keyboard control. */
   const audio = $("audio");
+  if (D.audio) audio.src = D.audio; // load while the transcript renders; the CSP allows this folder only
   let playingSeg = -1;
   let starts = [];
   let rafId = 0;
-  let lowTimer = 0;
+  let lowPending = 0;
+  const LOW = window.Highlight ? new Highlight() : null;
+  if (LOW) CSS.highlights.set("lowword", LOW);
+  let lowBySeg = [];
 
   // The text node and offset inside it for UTF-16 offset `off` of segment g's text.
   function pointAt(g, off) {
@@ -26,26 +30,41 @@
     return r;
   }
 
-  // Unsure words: probability below D.low_word; recomputed after a render, off the critical path.
-  function afterRender() {
+  // Unsure words (probability below D.low_word): highlighted once the page has painted, then per
+  // re-rendered segment.
+  function lowRanges(g) {
+    const w = segs[g][6], out = [];
+    for (let k = 0; k < w.length; k += 5) {
+      if (w[k + 4] < D.low_word) {
+        const r = wordRange(g, w[k], w[k + 1]);
+        if (r) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  function afterRender(g) {
     starts = segs.map((s) => s[1]);
     playingSeg = -1;
-    if (!window.CSS || !CSS.highlights) return;
-    clearTimeout(lowTimer);
-    lowTimer = setTimeout(() => {
-      const ranges = [];
-      for (let g = 0; g < segs.length; g++) {
-        const w = segs[g][6];
-        for (let k = 0; k < w.length; k += 5) {
-          if (w[k + 4] < D.low_word) {
-            const r = wordRange(g, w[k], w[k + 1]);
-            if (r) ranges.push(r);
-          }
-        }
-      }
-      CSS.highlights.set("lowword", new Highlight(...ranges));
-      document.documentElement.dataset.lowWords = String(ranges.length);
-    }, 0);
+    if (!LOW) return;
+    if (g !== undefined && lowBySeg.length === segs.length) {
+      for (const r of lowBySeg[g]) LOW.delete(r);
+      lowBySeg[g] = lowRanges(g);
+      for (const r of lowBySeg[g]) LOW.add(r);
+      return;
+    }
+    cancelIdleCallback(lowPending);
+    lowPending = requestIdleCallback(
+      () => {
+        LOW.clear();
+        lowBySeg = segs.map((_, k) => lowRanges(k));
+        let n = 0;
+        for (const rs of lowBySeg) for (const r of rs) LOW.add(r), n++;
+        document.documentElement.dataset.lowWords = String(n);
+        performance.mark("review-low-words");
+      },
+      { timeout: 1500 }
+    );
   }
 
   // The segment playing at time t: the last one starting at or before t.
@@ -141,7 +160,6 @@
   function wirePlayer() {
     if (!D.audio) return;
     $("player").hidden = false;
-    audio.src = D.audio; // a file name beside the page; the CSP allows media from this folder only
     audio.addEventListener("play", () => {
       $("play").textContent = "\u23f8 Pause";
       if (!rafId) rafId = requestAnimationFrame(loop);
