@@ -18,7 +18,7 @@ from pipeline.deid.recognizers.danish import (
     DanishNameRecognizer,
     DanishPlaceRecognizer,
 )
-from pipeline.stages.deidentify import read_transcript_file
+from pipeline.stages.deidentify import parse_text_transcript, read_transcript_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -29,6 +29,17 @@ def _bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _merged(recognizer, text: str) -> list[str]:
+    """The found spans, overlapping ones joined."""
+    spans: list[list[int]] = []
+    for r in sorted(recognizer.find(text, None), key=lambda r: r.start):
+        if spans and r.start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], r.end)
+        else:
+            spans.append([r.start, r.end])
+    return [text[a:b] for a, b in spans]
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +81,12 @@ def test_fetch_replaces_a_damaged_list(tmp_path):
         ("Klinikken ligger på Gothersgade 8, 2. sal.", ["Gothersgade 8, 2. sal"]),
         ("Hun boede på Skovvej 4, st. th. i mange år.", ["Skovvej 4, st. th."]),
         ("Vi flyttede til Gammel Kongevej 45B sidste år.", ["Gammel Kongevej 45B"]),
+        ("Jeg bor på H.C. Ørsteds Vej 5, 3. th. nu.", ["H.C. Ørsteds Vej 5, 3. th."]),
         ("Vi kørte ad vejen 2 gange.", []),
     ],
 )
 def test_danish_addresses(data, text, expected):
-    assert _found(DanishAddressRecognizer("da", data), text) == expected
+    assert _merged(DanishAddressRecognizer("da", data), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -92,6 +104,7 @@ def test_danish_addresses(data, text, expected):
             "Hun har klinik i Sundhedshuset, og han er hos Winther & Partnere.",
             {"Sundhedshuset", "Winther & Partnere"},
         ),
+        ("De bor i kolding nu.", {"kolding"}),
         ("Vi var en uge i Sverige og ellers i Danmark.", set()),
         ("Jeg læste lidt på Facebook.", set()),
         ("Det er afdeling 4131 på hjertemedicinsk.", set()),
@@ -148,6 +161,15 @@ def test_capitalised_names_that_are_also_words(data, text, expected):
     assert _found(DanishNameRecognizer("da", data), text) == expected
 
 
+def test_fillers_and_exclamations_are_not_names(engine):
+    text = (
+        "Deltager: Øhm, det var svært, og jeg vidste ikke, hvad jeg skulle gøre. Jesus, det var hårdt.\n"
+        "Deltager: Nå men, Corona gjorde det ikke bedre, men vi klarede det alligevel sammen.\n"
+    )
+    _, reds = engine.deidentify(parse_text_transcript(text, "fillers"), PseudonymKey())
+    assert reds == []
+
+
 def test_danish_text_without_personal_data_keeps_its_words(engine):
     raw = read_transcript_file(DATA / "deid_da_no_pii.txt")
     shareable, reds = engine.deidentify(raw, PseudonymKey())
@@ -159,8 +181,6 @@ def test_danish_text_without_personal_data_keeps_its_words(engine):
 def test_second_danish_interview_in_process(engine):
     bench = _bench()
     plain, planted, segments = bench.parse_planted((DATA / "deid_da_interview_2.txt").read_text("utf-8"))
-    from pipeline.stages.deidentify import parse_text_transcript
-
     raw = parse_text_transcript(plain, "da-2")
     shareable, reds = engine.deidentify(raw, PseudonymKey())
     log = {"redactions": [r.to_dict() for r in reds]}
