@@ -170,7 +170,9 @@ class Deidentifier:
             male=self.names.male | data.male,
             female=self.names.female | data.female,
         )
-        return names, data.words | stop_words("da")
+        from pipeline.deid.recognizers.danish import COMMON_PROPER, FILLERS
+
+        return names, data.words | stop_words("da") | FILLERS | COMMON_PROPER
 
     def language_of(self, transcript: Transcript) -> tuple[str, str]:
         """(language code, where it came from: config, transcript, detected or default)."""

@@ -33,6 +33,16 @@ DISTINCT: dict[str, frozenset[str]] = {
 }
 
 
+# Frequent Danish words that spaCy lists as Norwegian or Swedish stop words but not as Danish ones.
+SHARED_EXTRA: dict[str, frozenset[str]] = {
+    "da": frozenset(
+        """bare bedre bort by dag dagen del fem fin fire folk får første gang godt gå går ha hele helst helt
+        henne ja kontakt kort kroner langt ligger mennesker nej ni nummer nye når rundt sagt samtidig se
+        seks sent ser sin sine snart stor store stort står svært tid tolv tre tror år""".split()
+    ),
+}
+
+
 @lru_cache(maxsize=32)
 def stop_words(lang: str) -> frozenset[str]:
     """spaCy's stop words for ``lang`` (empty when spaCy has none)."""
@@ -40,7 +50,8 @@ def stop_words(lang: str) -> frozenset[str]:
         module = importlib.import_module(f"spacy.lang.{lang}.stop_words")
     except ImportError:
         return frozenset()
-    return frozenset(w.lower() for w in getattr(module, "STOP_WORDS", ())) | DISTINCT.get(lang, frozenset())
+    words = frozenset(w.lower() for w in getattr(module, "STOP_WORDS", ()))
+    return words | DISTINCT.get(lang, frozenset()) | SHARED_EXTRA.get(lang, frozenset())
 
 
 def detect_language(

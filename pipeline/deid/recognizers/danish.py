@@ -128,6 +128,11 @@ INSTITUTION_RE = re.compile(
 )
 PLACE_CUES = frozenset("i på hos fra til ved nær omkring udenfor mod bor boede arbejder arbejdede".split())
 ORG_CUES = frozenset({"hos", "på"})
+# Fillers and interjections of Danish speech: never a name ("Øhm, det var svært").
+FILLERS = frozenset(
+    """øh øhm øhh hmm hm mm mhm nåh nå tja jamen altså okay ok yes nej ja jo nåja aha arh ah åh uh
+    puha hov ups orv nææ næ""".split()
+)
 COMMON_PROPER = frozenset(
     """danmark jylland sjælland fyn bornholm europa norden skandinavien grønland færøerne gud jesus
     facebook instagram google youtube netflix tiktok twitter snapchat linkedin corona covid
@@ -156,6 +161,9 @@ class DanishPlaceRecognizer(InterviewRecognizer):
         words = words_of(text)
         for i, w in enumerate(words):  # towns, one or two words ("Ans by", "Store Heddinge")
             if not w.cap:
+                cued = i > 0 and words[i - 1].text.lower() in PLACE_CUES and not self.data.is_word(w.text)
+                if cued and self._town(w.text):  # "de bor i kolding"
+                    out.append(self.result("LOCATION", w.start, w.end, 0.5, "Danish town, lower case"))
                 continue
             if (
                 i + 1 < len(words)
@@ -214,9 +222,17 @@ STREET_SUFFIX = (
     r"parken|park|have|haven|bakke|bakken|høj|højen|lund|lunden|toften|kvarter|sti|stien|mark|marken|"
     r"engen|eng|holm|dal|dalen|gården|skov|skoven|bro|broen|kaj|kajen|havn|ager|agre|bjerg|bjerget|vang"
 )
+STREET_WORD = r"Vej|Gade|Allé|Alle|Boulevard|Plads|Torv|Stræde|Vænge|Park|Bakke|Have"
 DANISH_ADDRESS = re.compile(
-    rf"(?<![\w-])(?P<street>(?:{_CAP}\s+){{0,2}}[A-ZÆØÅ][\wæøå-]*?(?:{STREET_SUFFIX}))"
+    rf"(?<![\w-])(?P<street>(?:(?:[A-ZÆØÅ]\.\s?)+\s*)?(?:{_CAP}\s+){{0,2}}[A-ZÆØÅ][\wæøå-]*?(?:{STREET_SUFFIX})"
+    rf"|(?:(?:[A-ZÆØÅ]\.\s?)+\s*)?(?:{_CAP}\s+){{1,3}}(?:{STREET_WORD}))"
     rf"\s+(?P<num>\d{{1,4}}[A-Za-z]?\b|{NUMBER_WORD_DA}\b)(?P<floor>{FLOOR})?",
+)
+
+
+# A house number with floor and side, wherever the street name is: "... 5, 3. th."
+NUMBER_FLOOR = re.compile(
+    r"(?<![\w.,])\d{1,4}[A-Za-z]?,?\s*(?:st\.|kl\.|\d{1,2}\.)\s*(?:tv\.?|th\.?|mf\.?|sal\b)"
 )
 
 
@@ -236,6 +252,10 @@ class DanishAddressRecognizer(InterviewRecognizer):
             while end > m.start() and text[end - 1] in " ,":
                 end -= 1
             out.append(self.result("STREET_ADDRESS", m.start(), end, 0.7, "Danish street and number"))
+        for m in NUMBER_FLOOR.finditer(text):
+            dot = text[m.end() : m.end() + 1] == "." and not m.group(0).endswith(("sal", "."))
+            end = m.end() + dot
+            out.append(self.result("STREET_ADDRESS", m.start(), end, 0.5, "house number, floor and side"))
         return out
 
 
