@@ -93,6 +93,8 @@ def _local_start(text: str, start: int, local: str) -> int:
     join, "t dot vinther seventy at ...": words joined by a separator word, and a name before a
     number, belong to it."""
     if _NUMBER_LOCAL.fullmatch(local.strip()):
+        while (before := re.search(r"(\w+)\s+$", text[:start])) and _NUMBER_LOCAL.fullmatch(before.group(1)):
+            start = before.start()  # "seventy two at ...": the local part is "<name> seventy two"
         before = re.search(r"([^\W\d_]+)\s+$", text[:start])
         if before and before.group(1).lower() not in ("at", "me", "to", "is", "er", "til", "on", "på"):
             start = before.start()
