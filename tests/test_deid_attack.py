@@ -377,3 +377,19 @@ def test_cli_deidentify_leaves_no_planted_value_in_shareable_files_paths_or_log(
     shareable = (out / "shareable" / "int-b" / "transcript.json").read_text(encoding="utf-8")
     assert json.loads(shareable)["language"] == "da"
     assert words_left(planted, "\n".join(seen)) == []
+
+
+@pytest.mark.parametrize(
+    "written, spoken, lang",
+    [
+        ("45 22 31 90", "forty five, twenty two, thirty one, ninety", "en"),
+        ("28 32 44 56", "otteogtyve, toogtredive, fireogfyrre, seksoghalvtreds", "da"),
+    ],
+)
+def test_a_number_written_and_said_gets_one_pseudonym(engines, written, spoken, lang):
+    texts = [f"My phone number is {written}.", f"Yes, call {spoken}, any time."]
+    if lang == "da":
+        texts = [f"Mit telefonnummer er {written}.", f"Ja, ring på {spoken} når som helst."]
+    _, reds = engines([]).deidentify(transcript("same", lang, texts), PseudonymKey())
+    phones = {r.replacement for r in reds if r.entity_type == "PHONE_NUMBER"}
+    assert len([r for r in reds if r.entity_type == "PHONE_NUMBER"]) == 2 and len(phones) == 1

@@ -28,10 +28,11 @@ from pipeline.schema import Transcript
 NAME_QUESTION = re.compile(
     r"\b(?:what(?:'s|’s| is| was| are)\s+(?:your|his|her|their|the)\s+(?:\w+\s+){0,2}?"
     r"(?:name|names|surname|surnames)\b|(?:your|his|her|their)\s+(?:full |first |last |maiden |family )?"
-    r"(?:name|surname)\s*\?|what do (?:they|people|you|we) call (?:you|him|her|them)|"
+    r"(?:name|surname)(?: is| was)?\s*\?|what do (?:they|people|you|we) call (?:you|him|her|them)|"
+    r"(?:what )?(?:should|shall|can|do) (?:i|we) call (?:you|him|her)|"
     r"who (?:is|was|are) (?:your|his|her) \w+\s*\?|how do you spell|(?:could|can) you spell|"
     r"hvad\s+hedder\s+\w+|hvad\s+er\s+(?:dit|hans|hendes|jeres|deres)\s+(?:\w+)?navn|"
-    r"(?:efter|for|mellem|pige|fulde\s)navn\s*\?|hvem er (?:din|dit|dine)\s+\w+\s*\?|"
+    r"(?:efter|for|mellem|pige|fulde\s)?navn(?:et)?\s*\?|hvem er (?:din|dit|dine)\s+\w+\s*\?|"
     r"hvordan staves|kan du stave|hvad kalder (?:de|folk|man|i) (?:dig|ham|hende))",
     re.IGNORECASE,
 )
@@ -78,6 +79,14 @@ def answers_to_name_questions(transcript: Transcript) -> list[Detection]:
     return out
 
 
+CUT_NAME = re.compile(r"\b(?!I\b)[^\W\d_a-zæøå][\w'’-]*\W*$")
+CUT_CUE = re.compile(
+    r"\b(?:name is|name's|named|called|call me|by|mr|mrs|ms|miss|dr|prof|hedder|hed|navn er|kaldet|"
+    r"hr|fru|min (?:mand|kone|datter|søn)|my (?:husband|wife|son|daughter))\W*$",
+    re.IGNORECASE,
+)
+
+
 def names_across_boundaries(
     transcript: Transcript, detect: Callable[[str], list[Detection]]
 ) -> list[Detection]:
@@ -88,6 +97,8 @@ def names_across_boundaries(
         a, b = segs[i].text, segs[i + 1].text
         if not a.strip() or not b.strip() or re.search(r"[.!?…]\W*$", a):
             continue  # a sentence ended: a name does not run on over the cut
+        if not (CUT_NAME.search(a) or CUT_CUE.search(a)):
+            continue  # only a capitalised last word or a name cue can start a name that runs on
         cut_a = _word_cut(a, len(a) - WINDOW)
         head_end = b.find(" ", WINDOW) if len(b) > WINDOW else len(b)
         head_end = len(b) if head_end < 0 else head_end
@@ -188,7 +199,8 @@ def merge_into(dets: list[Detection], extra: list[Detection], transcript: Transc
         group = [out[k] for k in hit]
         start, end = min([x.start] + [g.start for g in group]), max([x.end] + [g.end for g in group])
         text = transcript.segments[x.segment].text[start:end]
-        keep = replace(group[0], start=start, end=end, text=text)
+        best = max([*group, x], key=lambda d: d.score)  # the surest detection names the type
+        keep = replace(best, start=start, end=end, text=text)
         out = [d for k, d in enumerate(out) if k not in hit] + [keep]
     return sorted(out, key=lambda d: (d.segment, d.start))
 

@@ -21,6 +21,7 @@ from pipeline.deid.gazetteer import FUNCTION_WORDS, TITLES, WORD_RE, NameGazette
 from pipeline.deid.key import Entry, Person, PseudonymKey
 from pipeline.deid.recognizers.contact import normalise_spoken_email
 from pipeline.deid.recognizers.numbers import age_band
+from pipeline.deid.spoken import spoken_digits
 
 MONTHS = (
     "january february march april may june july august september october november december "
@@ -229,7 +230,7 @@ def _nearest_before(c: _Cluster, pos: tuple[int, int]) -> tuple[int, tuple[int, 
 def canonical_value(entity_type: str, text: str) -> str:
     """The value a pseudonym is keyed on: digits for numbers, addresses for e-mails, folded words otherwise."""
     if entity_type in NUMERIC_TYPES:
-        return re.sub(r"\D", "", text) or fold(text)
+        return spoken_digits(text) or fold(text)  # "forty five, twenty two" and "45 22": one key
     if entity_type in ("IBAN_CODE", "UK_NINO", "SE_PERSONNUMMER", "FI_PERSONAL_IDENTITY_CODE"):
         return re.sub(r"[^0-9A-Za-z]", "", text).upper()
     if entity_type == "EMAIL_ADDRESS":

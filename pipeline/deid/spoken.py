@@ -143,3 +143,13 @@ def normalised_views(text: str, lang: str) -> list[NormalisedText]:
             seen.add(view.text)
             views.append(view)
     return views
+
+
+def spoken_digits(text: str) -> str:
+    """The digits of a number as written or said ("45 22", "forty five, twenty two", "fem og
+    fyrre"): the language (English or Danish) that reads the most digits out of it wins."""
+    best = re.sub(r"\D", "", text)
+    for code in ("en", "da"):
+        digits = "".join(t.text for t in normalise(text, code) if t.is_digits)
+        best = digits if len(digits) > len(best) else best
+    return best

@@ -36,6 +36,7 @@ from pipeline.deid.recognizers.danish import (
     DanishPlaceRecognizer,
 )
 from pipeline.deid.recognizers.cues import (
+    DanishNameCueRecognizer,
     EmployerRecognizer,
     OtherScriptNameRecognizer,
     PlaceCueRecognizer,
@@ -370,6 +371,7 @@ REGISTRY: dict[str, type[RecognizerPlugin]] = {
         _simple("other_script_names", OtherScriptNameRecognizer, ("PERSON",)),
         _simple("place_cues", PlaceCueRecognizer, ("LOCATION",)),
         _simple("employer_cues", EmployerRecognizer, ("ORGANIZATION",)),
+        _simple("danish_name_cues", DanishNameCueRecognizer, ("PERSON",)),
     )
 }
 

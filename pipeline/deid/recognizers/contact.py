@@ -79,6 +79,30 @@ def _normalise(local: str, domain: str) -> str:
     return f"{squash(local)}@{squash(domain)}".lower()
 
 
+_JOINED_BEFORE = re.compile(rf"{_PART}(?:\s+(?:{_SEP_WORDS})\s+|\s*[._-]\s*)$", re.IGNORECASE)
+_NUMBER_LOCAL = re.compile(
+    r"\d+|(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve|[a-zæøå]+og(?:tyve|tredive|fyrre|halvtreds|tres|halvfjerds|firs|halvfems)|"
+    r"tyve|tredive|fyrre|halvtreds|tres|halvfjerds|firs|halvfems)[\s-]?)+",
+    re.IGNORECASE,
+)
+
+
+def _local_start(text: str, start: int, local: str) -> int:
+    """Where a spoken address really starts: its local part can hold words the pattern does not
+    join, "t dot vinther seventy at ...": words joined by a separator word, and a name before a
+    number, belong to it."""
+    if _NUMBER_LOCAL.fullmatch(local.strip()):
+        while (before := re.search(r"(\w+)\s+$", text[:start])) and _NUMBER_LOCAL.fullmatch(before.group(1)):
+            start = before.start()  # "seventy two at ...": the local part is "<name> seventy two"
+        before = re.search(r"([^\W\d_]+)\s+$", text[:start])
+        if before and before.group(1).lower() not in ("at", "me", "to", "is", "er", "til", "on", "på"):
+            start = before.start()
+    while (m := _JOINED_BEFORE.search(text[:start])) is not None:
+        start = m.start()
+    return start
+
+
 class SpokenEmailRecognizer(InterviewRecognizer):
     """E-mail addresses as transcribed speech: 'anna dot jensen at example dot com'."""
 
@@ -99,9 +123,10 @@ class SpokenEmailRecognizer(InterviewRecognizer):
                 pos = m.start() + (nxt.end() if nxt else len(text) - m.start())
                 continue
             pos = m.end()
-            spoken = re.search(rf"\b({_SEP_WORDS})\b", m.group(0), re.IGNORECASE)
+            start = _local_start(text, m.start(), local)
+            spoken = re.search(rf"\b({_SEP_WORDS})\b", text[start : m.end()], re.IGNORECASE)
             joined = re.search(r"[._-]", local)
             # "looking at facebook.com" must not become an address: plain words need an e-mail cue.
             score = 0.75 if spoken else 0.5 if joined else 0.3
-            out.append(self.result("EMAIL_ADDRESS", m.start(), m.end(), score, "spoken e-mail address"))
+            out.append(self.result("EMAIL_ADDRESS", start, m.end(), score, "spoken e-mail address"))
         return out

@@ -148,3 +148,37 @@ class EmployerRecognizer(InterviewRecognizer):
             for m in EMPLOYER_CUE.finditer(text)
             if not _plain(m.group("org"))
         ]
+
+
+_RELATION = (
+    r"mand|kone|datter|døtre|søn|sønner|mor|far|søster|bror|ven|veninde|kæreste|chef|leder|nabo|"
+    r"svigermor|svigerfar|svigerdatter|svigersøn|barnebarn|kollega|læge|sygeplejerske|mormor|morfar|"
+    r"farmor|farfar|onkel|moster|faster|fætter|kusine"
+)
+DA_NAME_CUE = re.compile(
+    rf"\b(?:hedder|hed|heder|kaldes|kaldet|kaldte|kalder (?:mig|ham|hende|os)|mit navn er|navnet er|"
+    rf"(?:min|mit|mine|hans|hendes|vores) (?:{_RELATION}),?)\s+(?P<name>{_CAP}(?:[ -]{_CAP}){{0,2}})"
+)
+# Danish writes only proper nouns with a capital: two of them in a row inside a sentence are a name.
+DA_CAPITALS = re.compile(rf"(?<=[\wæøå,] )(?P<name>{_CAP}(?:[ -]{_CAP})+)")
+
+
+class DanishNameCueRecognizer(InterviewRecognizer):
+    """Danish names by their cues ('hedder Hjørdis', 'min svigerdatter Mai') and, in Danish text,
+    capitalised words in a row inside a sentence ('talte med Sørenn Aagaard')."""
+
+    ENTITIES = ("PERSON",)
+
+    def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
+        out = [
+            self.result("PERSON", m.start("name"), m.end("name"), 0.6, "Danish name cue")
+            for m in DA_NAME_CUE.finditer(text)
+            if not _plain(m.group("name"))
+        ]
+        if self.supported_language == "da":
+            out += [
+                self.result("PERSON", m.start("name"), m.end("name"), 0.4, "Danish capitals")
+                for m in DA_CAPITALS.finditer(text)
+                if not _plain(m.group("name"))
+            ]
+        return out

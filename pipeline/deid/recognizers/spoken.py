@@ -36,6 +36,17 @@ ID_CUES = frozenset(
 SCALE = re.compile(r"\b(?:thousand|million|billion|tusind|million(?:er)?|milliard(?:er)?)\b", re.IGNORECASE)
 
 
+def _separated(tokens: list[Token], j: int) -> int | None:
+    """The index of the digit token after up to three separators at ``j`` (", dash,"), or None.
+    A full stop is a separator only inside a number ("22.34"): "twenty two. Thirty four more"."""
+    k = j
+    while k < len(tokens) and k - j < 3 and tokens[k].text.lower() in SEPARATORS:
+        if tokens[k].text == "." and k + 1 < len(tokens) and tokens[k + 1].start > tokens[k].end:
+            return None
+        k += 1
+    return k if k > j and k < len(tokens) and tokens[k].is_digits else None
+
+
 def _runs(tokens: list[Token]) -> list[list[Token]]:
     """Maximal runs of digit tokens, separated only by commas, dashes, dots, ellipses or 'dash'."""
     runs: list[list[Token]] = []
@@ -52,14 +63,8 @@ def _runs(tokens: list[Token]) -> list[list[Token]]:
             if tokens[j].is_digits:
                 run.append(tokens[j])
                 j += 1
-            elif (
-                tokens[j].text.lower() in SEPARATORS
-                and j + 1 < len(tokens)
-                and tokens[j + 1].is_digits
-                # a sentence end is no separator: "it was twenty two. Thirty four more came"
-                and not (tokens[j].text == "." and tokens[j + 1].start - tokens[j].end > 0)
-            ):
-                j += 1
+            elif (k := _separated(tokens, j)) is not None:
+                j = k
             else:
                 break
         runs.append(run)
@@ -79,6 +84,15 @@ def _valid_cpr(digits: str) -> bool:
     return True
 
 
+def _id_compound(word: str) -> bool:
+    """A Danish compound naming a number that is not a phone number: 'kørekortnummer', 'kundenr'."""
+    return (
+        word.endswith(("nummer", "nummeret", "nr"))
+        and len(word) > 7
+        and not word.startswith(("telefon", "mobil", "tlf", "fastnet", "cpr"))
+    )
+
+
 def classify_run(digits: str, groups: int, plus: bool, cues: set[str]) -> tuple[str, float] | None:
     """The entity type and score of a spoken digit run, or None when it is no identifier."""
     n = len(digits)
@@ -86,7 +100,7 @@ def classify_run(digits: str, groups: int, plus: bool, cues: set[str]) -> tuple[
         return None
     if cues & CPR_CUES and n in (9, 10, 11):
         return "DK_CPR", 0.75
-    if cues & ID_CUES - {"number", "nummer", "nr"} and not plus:
+    if (cues & ID_CUES - {"number", "nummer", "nr"} or any(_id_compound(c) for c in cues)) and not plus:
         return "ID_NUMBER", 0.7
     if plus or cues & set(PHONE_CONTEXT):
         if 7 <= n <= 15:
