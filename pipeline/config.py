@@ -94,6 +94,13 @@ class GuardConfig(_Strict):
     inaudible_min_seconds: float = Field(
         1.0, gt=0, description="A speech region at least this long with no words is decoded again on its own."
     )
+    redecode_min_probability: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Words decoded again are kept only if their mean probability reaches this; "
+        "otherwise the region is marked inaudible (a guess is not a transcript).",
+    )
     inaudible_marker: str = Field(
         "[inaudible {start}–{end}]",
         description="Marker for a speech region that still has no words; {start}/{end} as mm:ss (h:mm:ss past an hour).",

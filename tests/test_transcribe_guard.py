@@ -120,11 +120,12 @@ class ScriptedEngine(ASREngine):
     model_info = {"engine": "scripted"}
 
     def __init__(self, words):
-        self.words, self.calls = words, []
+        self.words, self.calls, self.probability = words, [], 0.9
 
     def transcribe(self, audio, options: DecodeOptions, progress=None) -> EngineResult:
         self.calls.append((options, float(np.sqrt(np.mean(np.square(audio))))))
-        segs = [_seg(0, self.words)] if self.words else []
+        words = [Word(s, e, t, self.probability) for s, e, t in self.words]
+        segs = [Segment(id=0, start=words[0].start, end=words[-1].end, text="", words=words)] if words else []
         return EngineResult(segs, options.language, 1.0, dict(self.model_info))
 
     def language_probabilities(self, audio, vad_filter=False):
@@ -151,6 +152,15 @@ def test_a_wordless_speech_region_is_decoded_again_levelled_without_gate_or_prom
     assert [s.text for s in out] == ["before", "hello there"] and [s.id for s in out] == [0, 1]
     assert out[1].words[0].start == pytest.approx(12.2)
     assert (c.regions_redecoded, c.words_recovered, c.inaudible) == (1, 2, 0)
+
+
+def test_unsure_words_decoded_again_are_not_kept_the_region_is_marked(quiet_wav):
+    words = [(0.2, 0.5, "you"), (0.6, 0.9, "know")]
+    engine, c = ScriptedEngine(words), GuardCounts()
+    engine.probability = 0.3
+    out = fill_speech_gaps(engine, quiet_wav, [], [(3.0, 4.5)], DecodeOptions(), GuardConfig(), c)
+    assert [s.text for s in out] == ["[inaudible 00:03–00:04]"]
+    assert (c.words_recovered, c.redecoded_unsure, c.inaudible) == (0, 2, 1)
 
 
 def test_a_region_still_without_words_gets_an_inaudible_marker(quiet_wav):

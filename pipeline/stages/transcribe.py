@@ -253,7 +253,7 @@ def guard(
     regions = speech_regions(path, config.guard)
     segments = guard_segments(segments, regions, options.initial_prompt, config.guard, counts)
     segments = fill_speech_gaps(engine, path, segments, regions, options, config.guard, counts)
-    return segments, regions, counts
+    return [replace(seg, id=i) for i, seg in enumerate(segments)], regions, counts
 
 
 def run(

@@ -33,6 +33,7 @@ class GuardCounts:
     repeats: int = 0
     regions_redecoded: int = 0
     words_recovered: int = 0
+    redecoded_unsure: int = 0  # words decoded again but too unsure to keep (region marked inaudible)
     inaudible: int = 0
 
     @property

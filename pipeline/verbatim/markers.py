@@ -2,7 +2,8 @@
 
 * :func:`fill_speech_gaps`: a VAD speech region of at least ``inaudible_min_seconds`` that no word
   overlaps is decoded again on its own (gain normalised, Whisper's no-speech gate off, no prompt).
-  Words found there become a segment of their own; otherwise the region gets one marker word,
+  Words found there (mean probability at least ``redecode_min_probability``) become a segment of
+  their own; otherwise the region gets one marker word,
   ``[inaudible 00:12–00:18]`` by default (``guard.inaudible_marker``).
 * :func:`pause_markers`: between two words, each stretch of at least ``pause_min_seconds`` that
   holds no VAD speech becomes a marker word such as ``(3 s)``.
@@ -97,6 +98,9 @@ def fill_speech_gaps(
             res = engine.transcribe(audio, again)
             found = guard_segments([_shift(seg, s, e) for seg in res.segments], [(s, e)], None, cfg, counts)
             words = [w for seg in found for w in seg.words]
+            if words and np.mean([w.probability for w in words]) < cfg.redecode_min_probability:
+                counts.redecoded_unsure += len(words)
+                words = []
             if words:
                 counts.words_recovered += len(words)
                 added.append(
