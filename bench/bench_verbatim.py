@@ -1,115 +1,252 @@
-"""What verbatim mode keeps: fillers, false starts and pauses, with the prompt on and off.
+"""Transcripts a researcher can quote: WER per language, the guard, inaudible markers, determinism.
 
-    python bench/bench_verbatim.py [--model base] [--out bench/results/verbatim.json]
+    python bench/bench_verbatim.py [--out bench/results/verbatim.json] [--work /tmp/bench-verbatim]
 
-Transcribes the sample interviews (audio_samples/, exact reference text) and pyannote's sample.wav
-(../shared/eval/speakers, a real telephone conversation with a human transcript) twice each: verbatim
-mode on (the default: verbatim-style prompt, pause markers) and off (plain Whisper). Counts filler
-words and "you know" in the reference and in each output, pause markers, and WER with the markers
-removed.
+Every figure comes from ``python -m pipeline run`` itself (the product defaults; a variant passes
+one ``--config`` file that changes only what its name says), reading what the run wrote:
+``restricted/<id>/transcript.asr.json``. Sets:
+
+* ``en``: the 13 short English clips of ../shared/eval/asr (jfk, LDC93S1, quilter, 10 Harvard
+  sentences; references per its README), WER after whisper's EnglishTextNormalizer;
+* ``da``: the 13 Danish NST clips of ../shared/eval/asr-da, WER on the 6 with a reference (lower
+  case, punctuation removed; digits are not spelt out, so "1, 2, 3" counts against "en to tre");
+* ``ami``: the 12 AMI meeting excerpts (30 s) of ../shared/eval/speakers/ami30s, no reference:
+  words removed by the guard, inaudible markers, and whether every Silero speech region of at
+  least 1 s holds a word or a marker.
+
+Variants: ``defaults``; ``prompt`` (``transcribe.verbatim.use_prompt: true``: the verbatim prompt of
+the detected language); ``fallback`` (``transcribe.temperature: [0, 0.2, ..., 1.0]``, seeded).
+``defaults`` runs twice into two output folders; determinism is the number of byte-identical
+``transcript.asr.json`` files. Markers (``(N s)``, ``[inaudible ...]``) are removed before WER.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import jiwer
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT.parent / "shared" / "eval"
+sys.path.insert(0, str(ROOT))
 
-from pipeline.config import IngestConfig, TranscribeConfig, VerbatimConfig  # noqa: E402
-from pipeline.stages import ingest, transcribe  # noqa: E402
-
-FILLERS = re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+)\b")
-YOU_KNOW = re.compile(r"\byou know\b")
-MARKER = re.compile(r"\(\d+ s\)|\[\?\]")
-
-
-def norm(text: str) -> str:
-    text = MARKER.sub(" ", text.lower()).replace("-", " ")
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text).split())
-
-
-def references() -> list[tuple[str, Path, str]]:
-    items = []
-    for ref in sorted((REPO / "audio_samples").glob("interview_*.reference.json")):
-        data = json.loads(ref.read_text())
-        items.append(
-            (
-                ref.stem.split(".")[0],
-                ref.with_name(ref.stem.split(".")[0] + ".mp3"),
-                " ".join(t["text"] for t in data["turns"]),
-            )
-        )
-    sample = REPO.parent / "shared" / "eval" / "speakers"
-    if (sample / "sample.stm").is_file():
-        text = " ".join(
-            line.split(None, 5)[5]
-            for line in (sample / "sample.stm").read_text().splitlines()
-            if line.strip()
-        )
-        items.append(("sample.wav (pyannote)", sample / "sample.wav", text))
-    # AMI meeting excerpts: spontaneous speech, full of fillers, but no reference text here.
-    for wav in sorted((sample / "ami30s").glob("*.wav")):
-        items.append((f"ami30s/{wav.name}", wav, None))
-    return items
+VARIANTS = {
+    "defaults": {},
+    "prompt": {"transcribe": {"verbatim": {"use_prompt": True}}},
+    "fallback": {"transcribe": {"temperature": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]}},
+}
+MARKER = re.compile(r"\(\d+ s\)|\[inaudible [^\]]*\]|\[\?\]")
+FILLERS = re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+|øh+m?|øhm|æh+|altså)\b")
+DA_WORDS = set(
+    "og i at det er en der til for på med jeg som de ikke har af den man så om var han hun vi et kan".split()
+)
+EN_WORDS = set("the and is of to a in that it you was for on are with be this have".split())
 
 
-def count(text: str) -> dict[str, int]:
-    t = norm(text)
-    return {"fillers": len(FILLERS.findall(t)), "you_know": len(YOU_KNOW.findall(t))}
+def english() -> list[tuple[Path, str | None]]:
+    e = EVAL / "asr"
+    clips = [
+        (e / a, (e / f"{n}.expected.txt").read_text(encoding="utf-8").strip())
+        for n, a in (("jfk", "jfk.flac"), ("LDC93S1", "LDC93S1.wav"), ("quilter", "quilter.wav"))
+    ]
+    with open(e / "harvard" / "references.tsv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            clips.append((e / "harvard" / f"{row['id']}.wav", row["corrected_reference"]))
+    return clips
+
+
+def danish() -> list[tuple[Path, str | None]]:
+    refs = json.loads((EVAL / "asr-da" / "references.json").read_text(encoding="utf-8"))
+    return [(p, refs.get(p.stem)) for p in sorted((EVAL / "asr-da").glob("*.wav"))]
+
+
+def ami() -> list[tuple[Path, str | None]]:
+    return [(p, None) for p in sorted((EVAL / "speakers" / "ami30s").glob("*.wav"))]
+
+
+SETS = {"en": english, "da": danish, "ami": ami}
+
+
+def pipeline_run(files: list[Path], out: Path, overrides: dict) -> float:
+    """``python -m pipeline run FILES --out OUT [--config variant.yaml]``; returns wall seconds."""
+    import yaml
+
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pipeline", "run", *map(str, files), "--out", str(out), "--no-progress"]
+    if overrides:
+        out.mkdir(parents=True)
+        cfg = out.with_name(out.name + ".yaml")
+        cfg.write_text(yaml.safe_dump(overrides), encoding="utf-8")
+        cmd += ["--config", str(cfg)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pipeline run failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return time.monotonic() - t0
+
+
+def transcripts(out: Path) -> dict[str, Path]:
+    """Source file stem -> the run's transcript.asr.json."""
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        Path(rec["source"]).stem: out / "restricted" / iid / "transcript.asr.json"
+        for iid, rec in manifest["interviews"].items()
+    }
+
+
+def da_norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w ]+", " ", MARKER.sub(" ", text.lower())).split())
+
+
+def wer(lang: str, pairs: list[tuple[str, str]]) -> float | None:
+    if not pairs:
+        return None
+    if lang == "en":
+        from whisper.normalizers import EnglishTextNormalizer
+
+        n = EnglishTextNormalizer()
+        refs, hyps = [n(r) for r, _ in pairs], [n(MARKER.sub(" ", h)) for _, h in pairs]
+    else:
+        refs, hyps = [da_norm(r) for r, _ in pairs], [da_norm(h) for _, h in pairs]
+    return round(jiwer.wer(refs, hyps), 4)
+
+
+def written_in(text: str) -> str:
+    words = da_norm(text).split()
+    da, en = sum(w in DA_WORDS for w in words), sum(w in EN_WORDS for w in words)
+    return "da" if da > en else "en" if en > da else "?"
+
+
+def uncovered_regions(asr: dict, audio: Path) -> tuple[int, int]:
+    """(speech regions >= 1 s, those with no word or marker), with the guard's own VAD settings."""
+    from pipeline.config import GuardConfig
+    from pipeline.verbatim.guard import speech_regions
+
+    words = [(w["start"], w["end"]) for s in asr["segments"] for w in s["words"]]
+    long = [(a, b) for a, b in speech_regions(audio, GuardConfig()) if b - a >= 1.0]
+    return len(long), sum(not any(x < b and y > a for x, y in words) for a, b in long)
+
+
+def measure(set_name: str, clips, out: Path) -> dict:
+    paths = transcripts(out)
+    rows, pairs = {}, []
+    regions = uncovered = 0
+    for audio, ref in clips:
+        path = paths[audio.stem]
+        asr = json.loads(path.read_text(encoding="utf-8"))
+        text = " ".join(s["text"] for s in asr["segments"])
+        guard = asr["provenance"]["transcribe"].get("guard", {})
+        row = {
+            "language": asr["language"],
+            "written_in": written_in(text),
+            "words": sum(len(s["words"]) for s in asr["segments"]),
+            "removed": guard.get("removed", 0),
+            "inaudible": guard.get("inaudible", 0),
+            "recovered": guard.get("words_recovered", 0),
+            "pauses": len(re.findall(r"\(\d+ s\)", text)),
+            "fillers": len(FILLERS.findall(text.lower())),
+        }
+        if set_name == "ami":
+            n, missing = uncovered_regions(asr, path.with_name("audio.wav"))
+            row.update(regions_1s=n, regions_1s_without_words=missing)
+            regions, uncovered = regions + n, uncovered + missing
+        if ref:
+            pairs.append((ref, text))
+            row["wer"] = wer(set_name if set_name != "ami" else "en", [(ref, text)])
+        rows[audio.stem] = row
+    langs: dict[str, int] = {}
+    for r in rows.values():
+        langs[r["language"]] = langs.get(r["language"], 0) + 1
+    summary = {
+        "clips": len(rows),
+        "wer": wer(set_name, pairs),
+        "referenced": len(pairs),
+        "languages": langs,
+        "written_in_danish": sum(r["written_in"] == "da" for r in rows.values()),
+        "removed": sum(r["removed"] for r in rows.values()),
+        "inaudible": sum(r["inaudible"] for r in rows.values()),
+        "recovered": sum(r["recovered"] for r in rows.values()),
+        "fillers": sum(r["fillers"] for r in rows.values()),
+    }
+    if set_name == "ami":
+        summary.update(regions_1s=regions, regions_1s_without_words=uncovered)
+    return {"summary": summary, "clips": rows}
+
+
+def identical(a: Path, b: Path) -> tuple[int, int]:
+    pa, pb = transcripts(a), transcripts(b)
+    return sum(pa[k].read_bytes() == pb[k].read_bytes() for k in pa), len(pa)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="base")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "verbatim.json")
-    args = ap.parse_args()
-    rows = []
-    work = Path("/tmp/bench-verbatim")
-    for name, audio, ref in references():
-        info = ingest.run(audio, "x", work / name.split()[0], IngestConfig())
-        row = {"file": name, "reference": count(ref) if ref else None}
-        for mode, verbatim in (("verbatim", VerbatimConfig()), ("plain", VerbatimConfig(enabled=False))):
-            cfg = TranscribeConfig(model=args.model, language="en", verbatim=verbatim)
-            t0 = time.monotonic()
-            t = transcribe.run(info, work / name.split()[0], cfg)
-            text = t.text
-            row[mode] = {
-                **count(text),
-                "pause_markers": len(re.findall(r"\(\d+ s\)", text)),
-                "wer": round(jiwer.wer(norm(ref), norm(text)), 4) if ref else None,
-                "seconds": round(time.monotonic() - t0, 1),
-            }
-        rows.append(row)
-    print(
-        "| file | fillers ref / verbatim / plain | 'you know' ref / verbatim / plain | pause markers verbatim | WER verbatim / plain |"
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "verbatim.json")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/bench-verbatim"))
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument(
+        "--variant-sets",
+        nargs="+",
+        default=["en", "da"],
+        choices=list(SETS),
+        help="sets the non-default variants run on",
     )
-    print("|---|---|---|---|---|")
-    for r in rows:
-        if r["reference"] is None:
-            continue
-        print(
-            f"| {r['file']} | {r['reference']['fillers']} / {r['verbatim']['fillers']} / {r['plain']['fillers']} | "
-            f"{r['reference']['you_know']} / {r['verbatim']['you_know']} / {r['plain']['you_know']} | {r['verbatim']['pause_markers']} | "
-            f"{r['verbatim']['wer']:.3f} / {r['plain']['wer']:.3f} |"
-        )
-    ami = [r for r in rows if r["reference"] is None]
-    if ami:
-        print(
-            f"\nAMI excerpts ({len(ami)} x 30 s, no reference): fillers verbatim {sum(r['verbatim']['fillers'] for r in ami)}"
-            f" vs plain {sum(r['plain']['fillers'] for r in ami)}; 'you know' {sum(r['verbatim']['you_know'] for r in ami)}"
-            f" vs {sum(r['plain']['you_know'] for r in ami)}; pause markers {sum(r['verbatim']['pause_markers'] for r in ami)}"
-        )
+    args = ap.parse_args()
+    if not EVAL.is_dir():
+        ap.error(f"evaluation data not found at {EVAL}")
+    report: dict = {"load_start": os.getloadavg(), "runs": {}, "determinism": {}}
+    for variant in args.variants:
+        for set_name in args.sets:
+            if variant != "defaults" and set_name not in args.variant_sets:
+                continue
+            clips = SETS[set_name]()
+            out = args.work / f"{variant}-{set_name}"
+            print(f"{variant} / {set_name} ...", file=sys.stderr, flush=True)
+            seconds = pipeline_run([p for p, _ in clips], out, VARIANTS[variant])
+            result = measure(set_name, clips, out)
+            result["summary"]["wall_s"] = round(seconds, 1)
+            report["runs"][f"{variant}/{set_name}"] = result
+            print(json.dumps(result["summary"]), file=sys.stderr, flush=True)
+            if variant == "defaults":
+                again = args.work / f"{variant}-{set_name}-again"
+                pipeline_run([p for p, _ in clips], again, VARIANTS[variant])
+                same, total = identical(out, again)
+                report["determinism"][set_name] = {"identical": same, "files": total}
+                print(f"  byte-identical on a second run: {same} of {total}", file=sys.stderr, flush=True)
+    report["load_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": args.model, "rows": rows}, indent=1) + "\n")
+    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(table(report))
     return 0
+
+
+def table(report: dict) -> str:
+    lines = [
+        "| run | set | WER | languages | written in Danish | words removed by the guard | inaudible markers | words recovered | fillers | identical on a 2nd run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, r in report["runs"].items():
+        variant, set_name = key.split("/")
+        s = r["summary"]
+        det = report["determinism"].get(set_name) if variant == "defaults" else None
+        same = f"{det['identical']} of {det['files']}" if det else "–"
+        lines.append(
+            f"| {variant} | {set_name} ({s['clips']}) | {s['wer'] if s['wer'] is not None else '–'} | "
+            f"{', '.join(f'{k} {v}' for k, v in s['languages'].items())} | {s['written_in_danish']} | "
+            f"{s['removed']} | {s['inaudible']} | {s['recovered']} | {s['fillers']} | "
+            f"{same} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,15 @@ def _print_summary(outcomes) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + ("  " + r[5] if r[5] else ""))
     failed = sum(o.status != "done" for o in outcomes)
     print(f"\n{len(outcomes) - failed} done, {failed} failed")
+    guarded = [o.guard for o in outcomes if getattr(o, "guard", None)]
+    if guarded:
+        removed = sum(g.get("removed", 0) for g in guarded)
+        recovered = sum(g.get("words_recovered", 0) for g in guarded)
+        inaudible = sum(g.get("inaudible", 0) for g in guarded)
+        print(
+            f"transcripts: {removed} invented words removed, {recovered} words recovered from "
+            f"wordless speech, {inaudible} [inaudible] markers (per file: transcript.asr.json provenance)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -16,10 +16,14 @@ from pipeline.deid.config import DeidentifyConfig
 from pipeline.export.config import ExportConfig
 from pipeline.speakers.config import SpeakersConfig
 
-DEFAULT_VERBATIM_PROMPT = (
-    "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. "
-    "So, uh, I- I mean, you know, it was, er, it was fine."
-)
+# Verbatim prompts per language: written in the style we want back (fillers, false starts), in
+# that language, so that Whisper keeps fillers without being pulled into another language.
+DEFAULT_VERBATIM_PROMPTS = {
+    "en": "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. "
+    "So, uh, I- I mean, you know, it was, er, it was fine.",
+    "da": "Øh, altså, lad mig lige tænke, øhm... Ja, altså, jeg- jeg mener, øh, "
+    "det var, øh, det var fint, ikke også.",
+}
 
 
 class ConfigError(ValueError):
@@ -42,15 +46,23 @@ class IngestConfig(_Strict):
 
 class VerbatimConfig(_Strict):
     enabled: bool = Field(True, description="Keep fillers and false starts; mark pauses and uncertain words.")
-    prompt: str = Field(
-        DEFAULT_VERBATIM_PROMPT,
-        description="Initial prompt written in verbatim style (fillers, false starts).",
+    prompts: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_VERBATIM_PROMPTS),
+        description="Initial prompt per language code, written in verbatim style in that language "
+        "(fillers, false starts); a language without one is decoded without a prompt.",
+    )
+    use_prompt: bool = Field(
+        False,
+        description="Decode with the prompt of the file's language. Off by default: measured with base, "
+        "the prompt made Whisper add phrases on short clips (see README, verbatim mode).",
     )
     no_prompt_models: list[str] = Field(
         ["tiny", "tiny.en"],
         description="Models decoded without the prompt: measured here, tiny.en dropped 20-43 % of the words of the sample interviews when prompted.",
     )
-    pause_min_seconds: float = Field(2.0, gt=0, description="Mark silences between words at least this long.")
+    pause_min_seconds: float = Field(
+        2.0, gt=0, description="Mark silences (no speech found by the VAD) at least this long."
+    )
     pause_marker: str = Field(
         "({seconds:.0f} s)", description="Text of a pause marker; {seconds} is the pause length."
     )
@@ -60,19 +72,70 @@ class VerbatimConfig(_Strict):
     uncertain_marker: str = Field("{word} [?]", description="Text of an uncertain word; {word} is the word.")
 
 
+class GuardConfig(_Strict):
+    """Nothing invented, nothing silently lost: checks of the decoded words against Silero VAD."""
+
+    enabled: bool = Field(True, description="Drop invented words and mark speech that has no words.")
+    vad_threshold: float = Field(
+        0.15, gt=0, lt=1, description="Silero speech probability above which a 32 ms frame is speech."
+    )
+    vad_min_silence: float = Field(1.0, ge=0, description="Join speech regions separated by less than this (s).")
+    vad_min_speech: float = Field(0.2, ge=0, description="Drop speech regions shorter than this (s).")
+    vad_pad: float = Field(0.2, ge=0, description="Widen speech regions by this on each side (s).")
+    outside_tolerance: float = Field(
+        0.5, ge=0, description="A word whose middle lies further than this (s) from any speech region is dropped."
+    )
+    max_repeats: int = Field(
+        2, ge=1, description="Keep at most this many back-to-back copies of a repeated phrase of 2+ words."
+    )
+    prompt_echo_words: int = Field(
+        4, ge=2, description="Drop a run of at least this many words copied from the prompt (0 fillers counted)."
+    )
+    inaudible_min_seconds: float = Field(
+        1.0, gt=0, description="A speech region at least this long with no words is decoded again on its own."
+    )
+    redecode_min_probability: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Words decoded again are kept only if their mean probability reaches this; "
+        "otherwise the region is marked inaudible (a guess is not a transcript).",
+    )
+    inaudible_marker: str = Field(
+        "[inaudible {start}–{end}]",
+        description="Marker for a speech region that still has no words; {start}/{end} as mm:ss (h:mm:ss past an hour).",
+    )
+
+
 class TranscribeConfig(_Strict):
     engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     model: str = Field(
         "base", description="tiny.en or base (offline, from PyPI packages), a model folder, or a hub name."
     )
     language: str | None = Field(None, description="ISO code such as 'en' or 'da'; null: detect per file.")
+    expected_languages: list[str] = Field(
+        ["da", "en"],
+        description="When detecting: languages this study expects. One of them is chosen unless another "
+        "language is more than `expected_language_weight` times as likely ([]: plain detection).",
+    )
+    expected_language_weight: float = Field(
+        20.0, ge=1, description="How much more likely an expected language is taken to be a priori."
+    )
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = Field("int8", description="faster-whisper compute type: int8 on CPU, float16 on GPU.")
     cpu_threads: int = Field(0, ge=0, description="Threads per worker; 0: chosen from the core count.")
     beam_size: int = Field(5, ge=1, le=20)
+    temperature: list[float] = Field(
+        [0.0],
+        min_length=1,
+        description="Decoding temperatures tried in turn; [0.0] (no sampling) makes two runs give the same text. "
+        "Sampled fallbacks (e.g. [0.0, 0.2, 0.4]) are seeded with `seed`.",
+    )
+    seed: int = Field(0, ge=0, description="Random seed of sampled temperature fallbacks.")
     vad_filter: bool = Field(True, description="Skip long silences with Silero VAD (faster-whisper only).")
     condition_on_previous_text: bool = True
     verbatim: VerbatimConfig = Field(default_factory=VerbatimConfig)
+    guard: GuardConfig = Field(default_factory=GuardConfig)
 
 
 class RunConfig(_Strict):

@@ -66,6 +66,7 @@ class Outcome:
     stages_run: list[str] = field(default_factory=list)
     stages_skipped: list[str] = field(default_factory=list)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    guard: dict[str, int] | None = None  # transcribe's guard counts (words removed, inaudible markers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +354,7 @@ def run_audio_stages(
         audio_hash = manifest.stage(iid, "ingest").outputs[f"restricted/{iid}/{info.normalized_path}"]
         if not step("transcribe", audio_hash, _config_hash(config, "transcribe"), run_transcribe):
             asr = Transcript.load(asr_path)
+        outcome.guard = asr.provenance.get("transcribe", {}).get("guard")
 
         spk_path = rdir / SPEAKERS_NAME
 

@@ -295,3 +295,24 @@ def test_converter_refuses_a_non_whisper_spec(tmp_path):
     assert read_ct2_model(tmp_path / "model.bin") == ("TransformerSpec", {})
     with pytest.raises(ConversionError, match="not a Whisper model"):
         build_checkpoint(tmp_path)
+
+
+@needs_eval
+def test_the_base_model_folder_passed_as_model_transcribes_through_the_stage(tmp_path):
+    """``--model /path/to/ct2-folder``: the assembled base folder is used as a local model."""
+    import jiwer
+
+    from pipeline.config import load_config
+    from pipeline.stages import ingest, transcribe
+
+    folder = resolve_model("base").path  # <cache>/base, assembled from the pip packages
+    cfg = load_config(None, {"transcribe.model": str(folder)})
+    info = ingest.run(EVAL / "asr" / "LDC93S1.wav", "ldc", tmp_path, cfg.ingest)
+    t = transcribe.run(info, tmp_path, cfg.transcribe)
+    model = t.provenance["transcribe"]["model"]
+    assert model["source"] == "local" and model["sha256"] == BASE_SHA256
+    assert model["model"] == str(folder)
+    assert t.language == "en"
+    ref = (EVAL / "asr" / "LDC93S1.expected.txt").read_text().lower()
+    hyp = re.sub(r"[^a-z' ]", " ", t.text.lower())
+    assert jiwer.wer(" ".join(re.sub(r"[^a-z' ]", " ", ref).split()), " ".join(hyp.split())) <= 0.25

@@ -165,6 +165,10 @@ class RecordingEngine(ASREngine):
             return EngineResult(segs, options.language, 1.0, dict(self.model_info))
         return EngineResult(segs, "de" if speech else "xx", 0.9 if speech else 0.1, dict(self.model_info))
 
+    def language_probabilities(self, audio, vad_filter=False):
+        self.calls.append((len(audio) / SR, "detect", None))
+        return {"de": 0.8, "da": 0.1} if float(np.max(np.abs(audio))) > 0.01 else {"xx": 0.1}
+
 
 @pytest.fixture
 def layered(tmp_path) -> Path:
@@ -186,6 +190,26 @@ def test_language_is_detected_on_the_first_window_with_speech_and_reused(layered
     # times shifted by each window's start
     assert [s.start for s in segs] == pytest.approx([out.windows[2][0] + 1.0, out.windows[3][0] + 1.0])
     assert seen == sorted(seen) and len(set(seen)) == len(seen) and seen[-1] == pytest.approx(90.0)
+
+
+def test_with_prompts_the_language_is_detected_first_and_its_prompt_used(layered):
+    """Detection runs on the first window that is not digital silence; every window then gets the
+    detected language and that language's prompt (never a prompt of another language)."""
+    engine = RecordingEngine()
+    prompts = {"de": "Äh, also, ich meine"}
+    out = transcribe.transcribe_windows(
+        engine, layered, DecodeOptions(language=None), window_seconds=30, search_seconds=5, prompts=prompts.get
+    )
+    assert engine.calls[0][1] == "detect"
+    # the faint window is detected as "xx", which has no prompt; that language then stays
+    assert engine.calls[1:] == [(c[0], "xx", None) for c in engine.calls[1:]]
+    assert out.result.language == "xx" and out.result.language_probability == 0.1
+    loud = RecordingEngine()
+    ours = _wav(layered.with_name("loud.wav"), _noise(20, 0.1, 3))
+    out = transcribe.transcribe_windows(loud, ours, DecodeOptions(language=None), prompts=prompts.get)
+    assert loud.calls[0][1] == "detect" and loud.calls[1][1:] == ("de", prompts["de"])
+    assert out.result.language == "de" and out.result.language_probability == 0.8
+    assert out.options.initial_prompt == prompts["de"]
 
 
 def test_a_given_language_is_passed_to_every_window(layered):

@@ -29,6 +29,10 @@ class DecodeOptions:
     condition_on_previous_text: bool = True
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     vad_filter: bool = False
+    # Whisper's no-speech gate: a 30 s window whose no-speech probability is above this (and whose
+    # text is unlikely) is skipped. None: off (a speech region decoded again on its own).
+    no_speech_threshold: float | None = 0.6
+    seed: int = 0  # random seed of sampled temperatures (set before every decode)
     suppress_blank: bool = True
     # Token ids to suppress; [-1] is whisper's default set. Verbatim mode may pass [] so that
     # fillers written with punctuation are not suppressed.
@@ -64,6 +68,11 @@ class ASREngine(ABC):
         options: DecodeOptions,
         progress: ProgressCallback | None = None,
     ) -> EngineResult: ...
+
+    @abstractmethod
+    def language_probabilities(self, audio: np.ndarray, vad_filter: bool = False) -> dict[str, float]:
+        """Probability of each language code on the first 30 s of ``audio`` (of its speech, with
+        ``vad_filter`` where the engine has a VAD), as Whisper detects a language."""
 
 
 def check_audio(audio: np.ndarray) -> np.ndarray:

@@ -93,7 +93,10 @@ class FasterWhisperEngine(ASREngine):
         options: DecodeOptions,
         progress: ProgressCallback | None = None,
     ) -> EngineResult:
+        import ctranslate2
+
         audio = check_audio(audio)
+        ctranslate2.set_random_seed(options.seed)  # sampled fallbacks give the same text every run
         try:
             segments_iter, info = self._model.transcribe(
                 audio,
@@ -104,6 +107,7 @@ class FasterWhisperEngine(ASREngine):
                 condition_on_previous_text=options.condition_on_previous_text,
                 temperature=list(options.temperature),
                 vad_filter=options.vad_filter,
+                no_speech_threshold=options.no_speech_threshold,
                 suppress_blank=options.suppress_blank,
                 suppress_tokens=list(options.suppress_tokens),
             )
@@ -125,6 +129,19 @@ class FasterWhisperEngine(ASREngine):
             language_probability=float(info.language_probability),
             model=dict(self.model_info),
         )
+
+    def language_probabilities(self, audio: np.ndarray, vad_filter: bool = False) -> dict[str, float]:
+        """As ``transcribe`` detects it: on the first 30 s (of speech, with ``vad_filter``)."""
+        audio = check_audio(audio)
+        if not self._model.model.is_multilingual:
+            return {"en": 1.0}
+        try:
+            _, _, probabilities = self._model.detect_language(audio, vad_filter=vad_filter)
+        except (RuntimeError, ValueError) as e:
+            raise EngineError(
+                f"faster-whisper failed to detect the language with model {self.resolved.name!r}: {e}"
+            ) from e
+        return {language: float(p) for language, p in probabilities}
 
 
 def _to_segment(idx: int, seg) -> Segment:

@@ -107,9 +107,11 @@ class OpenAIWhisperEngine(ASREngine):
         options: DecodeOptions,
         progress: ProgressCallback | None = None,
     ) -> EngineResult:
+        import torch
         import whisper
 
         audio = check_audio(audio)
+        torch.manual_seed(options.seed)  # sampled fallbacks give the same text every run
         duration = len(audio) / SAMPLE_RATE
         if options.vad_filter:
             log.info("openai-whisper has no VAD; vad_filter ignored")
@@ -132,6 +134,7 @@ class OpenAIWhisperEngine(ASREngine):
                 initial_prompt=options.initial_prompt,
                 condition_on_previous_text=options.condition_on_previous_text,
                 temperature=tuple(options.temperature),
+                no_speech_threshold=options.no_speech_threshold,
                 suppress_blank=options.suppress_blank,
                 suppress_tokens=list(options.suppress_tokens),
                 fp16=self.device != "cpu",
@@ -150,6 +153,17 @@ class OpenAIWhisperEngine(ASREngine):
             language_probability=probability,
             model=dict(self.model_info),
         )
+
+    def language_probabilities(self, audio: np.ndarray, vad_filter: bool = False) -> dict[str, float]:
+        """On the first 30 s, as ``whisper.transcribe`` does (no VAD here: ``vad_filter`` ignored)."""
+        import whisper
+
+        if not self._model.is_multilingual:
+            return {"en": 1.0}
+        audio = check_audio(audio)
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), n_mels=self._model.dims.n_mels)
+        _, probs = self._model.detect_language(mel.to(self._model.device))
+        return {language: float(p) for language, p in probs.items()}
 
     def _detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         """Detect on the first 30 s, as ``whisper.transcribe`` does, keeping the probability."""

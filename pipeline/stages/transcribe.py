@@ -34,12 +34,14 @@ from pipeline.audio import (
 from pipeline.config import TranscribeConfig
 from pipeline.engines.base import ASREngine, DecodeOptions, EngineResult
 from pipeline.schema import AudioInfo, Segment, Transcript, Word
+from pipeline.verbatim.guard import GuardCounts, Span, guard_segments, speech_regions
+from pipeline.verbatim.markers import fill_speech_gaps, pause_markers
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_NAME = "transcript.asr.json"
 SILENCE_PEAK = 1e-4  # below this peak amplitude (of 1.0) a file is treated as silence
-STAGE_VERSION = 1
+STAGE_VERSION = 2
 
 _ENGINES: dict[tuple, ASREngine] = {}
 
@@ -75,16 +77,25 @@ def get_engine(config: TranscribeConfig, workers: int = 1) -> ASREngine:
     return _ENGINES[key]
 
 
-def decode_options(config: TranscribeConfig) -> DecodeOptions:
+def prompt_for(config: TranscribeConfig, language: str | None) -> str | None:
+    """The verbatim prompt for ``language``: None when off, unknown language, or a no-prompt model."""
     v = config.verbatim
+    if not (v.enabled and v.use_prompt) or language is None or config.model in v.no_prompt_models:
+        return None
+    return v.prompts.get(language) or None
+
+
+def decode_options(config: TranscribeConfig, language: str | None = None) -> DecodeOptions:
+    """Decoding options; the prompt is that of ``language`` (default: the configured one)."""
+    language = language or config.language
     return DecodeOptions(
-        language=config.language,
+        language=language,
         beam_size=config.beam_size,
         word_timestamps=True,
-        initial_prompt=v.prompt
-        if v.enabled and v.prompt and config.model not in v.no_prompt_models
-        else None,
+        initial_prompt=prompt_for(config, language),
         condition_on_previous_text=config.condition_on_previous_text,
+        temperature=tuple(config.temperature),
+        seed=config.seed,
         vad_filter=config.vad_filter,
     )
 
@@ -96,6 +107,7 @@ class WindowedResult:
     result: EngineResult
     windows: list[tuple[float, float]]
     skipped: int = 0  # windows of digital silence, not decoded
+    options: DecodeOptions | None = None  # as decoded: the language and prompt chosen
 
 
 class _Progress:
@@ -110,6 +122,33 @@ class _Progress:
             self.callback(seconds)
 
 
+def choose_language(
+    probabilities: dict[str, float], expected: list[str], weight: float
+) -> tuple[str, float]:
+    """The detected language: the most likely one, the ``expected`` languages weighted by ``weight``.
+
+    Whisper base hears some Danish read speech as German (0.78 against 0.07 for Danish); a study
+    that expects Danish gets Danish, while a German recording (Danish below 0.001) stays German.
+    """
+    language = max(probabilities, key=lambda k: probabilities[k] * (weight if k in expected else 1.0))
+    return language, probabilities[language]
+
+
+def _choose_language(
+    engine: ASREngine,
+    audio: np.ndarray,
+    options: DecodeOptions,
+    prompts: Callable[[str], str | None] | None,
+    expected: tuple[list[str], float] = ([], 1.0),
+) -> tuple[DecodeOptions, float | None]:
+    """Options with the detected language and its prompt, when the language is still open."""
+    if options.language is not None or prompts is None:
+        return options, None
+    probabilities = engine.language_probabilities(audio, vad_filter=options.vad_filter)
+    language, probability = choose_language(probabilities, *expected)
+    return replace(options, language=language, initial_prompt=prompts(language)), probability
+
+
 def transcribe_windows(
     engine: ASREngine,
     path: Path,
@@ -118,16 +157,20 @@ def transcribe_windows(
     *,
     window_seconds: float = WINDOW_SECONDS,
     search_seconds: float = CUT_SEARCH_SECONDS,
+    prompts: Callable[[str], str | None] | None = None,
+    expected: tuple[list[str], float] = ([], 1.0),
 ) -> WindowedResult:
     """Decode a 16 kHz file with ``engine``, holding one window (at most ``window_seconds``) at a time.
 
-    A file no longer than one window is decoded in one call, exactly as before windows existed.
-    A longer one is cut at quiet points (:func:`pipeline.audio.plan_windows`) and each window is
-    decoded as a file of its own with the same options (``initial_prompt`` included); its times
-    are shifted by the window's start and kept within the window, segment ids renumbered. With
-    ``language=None`` the language is detected on the first window that yields speech and reused
-    for the rest. Windows of digital silence (peak below ``SILENCE_PEAK``) are not decoded.
-    ``progress`` gets increasing seconds of the file.
+    A file no longer than one window is decoded in one call. A longer one is cut at quiet points
+    (:func:`pipeline.audio.plan_windows`) and each window is decoded as a file of its own with the
+    same options (``initial_prompt`` included); its times are shifted by the window's start and
+    kept within the window, segment ids renumbered. With ``language=None`` the language is
+    detected on the first window that is not digital silence and reused for the rest; with
+    ``prompts``, that window and the rest are decoded with ``prompts(language)`` as the prompt, so
+    the prompt is always in the language being decoded; ``expected`` (languages, weight) biases
+    that detection (:func:`choose_language`). Windows of digital silence (peak below
+    ``SILENCE_PEAK``) are not decoded. ``progress`` gets increasing seconds of the file.
 
     The previous window's text is not carried into the next window's prompt: as a plain-text
     prompt (no timestamp tokens) it made tiny.en write 20-30 s segments and decode 1.4-1.8x
@@ -135,31 +178,31 @@ def transcribe_windows(
     """
     windows = plan_windows(path, window_seconds=window_seconds, search_seconds=search_seconds)
     spans = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in windows]
+    report = _Progress(progress)
+    segments: list[Segment] = []
+    probability: float | None = None
+    decoded: EngineResult | None = None
+    skipped = 0
     with open_audio(path) as f:
-        if len(windows) == 1:
-            return WindowedResult(engine.transcribe(read_frames(f, 0, f.frames), options, progress), spans)
-        report = _Progress(progress)
-        segments: list[Segment] = []
-        language, probability = options.language, None
-        decoded: EngineResult | None = None
-        skipped = 0
         for (a, b), (start, end) in zip(windows, spans, strict=True):
             audio = read_frames(f, a, b - a)
-            if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
+            if len(windows) > 1 and (audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK):
                 skipped += 1
                 report(end)
                 continue
-            opts = replace(options, language=language)
+            options, detected = _choose_language(engine, audio, options, prompts, expected)
+            probability = detected if detected is not None else probability
             length = end - start
 
             def shifted(t: float, start: float = start, length: float = length) -> None:
                 report(start + min(max(t, 0.0), length))
 
-            res = engine.transcribe(audio, opts, shifted)
+            res = engine.transcribe(audio, options, shifted)
             del audio
             decoded = decoded or res
-            if language is None and res.segments:
-                language, probability = res.language, res.language_probability
+            if options.language is None and res.segments:
+                options = replace(options, language=res.language)
+                probability = res.language_probability
             first_id = len(segments)
             segments += [_shift(seg, first_id + i, start, end) for i, seg in enumerate(res.segments)]
             logger.debug("window %.1f-%.1f s: %d segments", start, end, len(res.segments))
@@ -169,11 +212,11 @@ def transcribe_windows(
     else:
         result = EngineResult(
             segments,
-            language if language is not None else decoded.language,
+            options.language if options.language is not None else decoded.language,
             probability if probability is not None else decoded.language_probability,
             decoded.model,
         )
-    return WindowedResult(result, spans, skipped)
+    return WindowedResult(result, spans, skipped, options)
 
 
 def _shift(seg: Segment, idx: int, start: float, end: float) -> Segment:
@@ -186,32 +229,31 @@ def _shift(seg: Segment, idx: int, start: float, end: float) -> Segment:
     return Segment(id=idx, start=t(seg.start), end=t(seg.end), text=seg.text, words=words)
 
 
-def apply_verbatim(segments: list[Segment], config: TranscribeConfig) -> list[Segment]:
-    """Insert pause markers and uncertain-word markers; rebuild each segment's text from its words."""
-    v = config.verbatim
-    if not v.enabled:
+def apply_verbatim(
+    segments: list[Segment], config: TranscribeConfig, regions: list[Span] | None = None
+) -> list[Segment]:
+    """Insert pause markers (over silence only, when VAD ``regions`` are given) and uncertain-word
+    markers; rebuild each segment's text from its words."""
+    if not config.verbatim.enabled:
         return segments
-    prev_end: float | None = None
-    out: list[Segment] = []
-    for seg in segments:
-        words: list[Word] = []
-        for w in seg.words:
-            if prev_end is not None and w.start - prev_end >= v.pause_min_seconds:
-                gap = w.start - prev_end
-                words.append(
-                    Word(
-                        start=prev_end, end=w.start, text=v.pause_marker.format(seconds=gap), probability=1.0
-                    )
-                )
-            text = w.text
-            if v.uncertain_threshold > 0 and w.probability < v.uncertain_threshold:
-                text = v.uncertain_marker.format(word=w.text)
-            words.append(Word(start=w.start, end=w.end, text=text, probability=w.probability))
-            prev_end = w.end
-        text = " ".join(w.text for w in words) if words else seg.text
-        start = min(seg.start, words[0].start) if words else seg.start
-        out.append(Segment(id=seg.id, start=start, end=seg.end, text=text, words=words))
-    return out
+    return pause_markers(segments, regions, config.verbatim)
+
+
+def guard(
+    engine: ASREngine,
+    path: Path,
+    segments: list[Segment],
+    options: DecodeOptions,
+    config: TranscribeConfig,
+) -> tuple[list[Segment], list[Span] | None, GuardCounts]:
+    """Drop invented words, decode wordless speech again or mark it (see :mod:`pipeline.verbatim`)."""
+    counts = GuardCounts()
+    if not config.guard.enabled:
+        return segments, None, counts
+    regions = speech_regions(path, config.guard)
+    segments = guard_segments(segments, regions, options.initial_prompt, config.guard, counts)
+    segments = fill_speech_gaps(engine, path, segments, regions, options, config.guard, counts)
+    return [replace(seg, id=i) for i, seg in enumerate(segments)], regions, counts
 
 
 def run(
@@ -262,8 +304,14 @@ def run(
             progress,
             window_seconds=window_seconds,
             search_seconds=min(CUT_SEARCH_SECONDS, window_seconds / 4),
+            prompts=lambda language: prompt_for(config, language),
+            expected=(config.expected_languages, config.expected_language_weight),
         )
+        used = windowed.options or options
+        segments, regions, counts = guard(engine, path, windowed.result.segments, used, config)
     result = windowed.result
+    provenance["transcribe"]["decode"] = used.to_dict()
+    provenance["transcribe"]["guard"] = counts.to_dict()
     if len(windowed.windows) > 1:  # how a long file was cut; a short file's artefact is unchanged
         provenance["transcribe"]["windows"] = [[round(a, 3), round(b, 3)] for a, b in windowed.windows]
         logger.info(
@@ -272,7 +320,19 @@ def run(
             len(windowed.windows),
             windowed.skipped,
         )
-    segments = apply_verbatim(result.segments, config)
+    logger.info(
+        "%s: guard removed %d words (%d outside speech, %d prompt echo, %d repeats); "
+        "%d wordless speech regions decoded again, %d words recovered, %d inaudible markers",
+        audio_info.interview_id,
+        counts.removed,
+        counts.outside_speech,
+        counts.prompt_echo,
+        counts.repeats,
+        counts.regions_redecoded,
+        counts.words_recovered,
+        counts.inaudible,
+    )
+    segments = apply_verbatim(segments, config, regions)
     elapsed = time.monotonic() - started
     provenance["transcribe"].update(
         model=result.model,
