@@ -82,6 +82,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         "run.executor": getattr(args, "executor", None),
         "run.scheduler": getattr(args, "scheduler", None),
         "speakers.num_speakers": getattr(args, "speakers", None),
+        "speakers.min_speakers": getattr(args, "min_speakers", None),
+        "speakers.max_speakers": getattr(args, "max_speakers", None),
     }
     if getattr(args, "format", None):
         overrides["export.formats"] = [f.strip() for f in ",".join(args.format).split(",") if f.strip()]
@@ -255,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--language", help="language code such as en or da (default: detect)")
     r.add_argument("--speakers", type=int, metavar="N", help="number of speakers, when known")
+    r.add_argument("--min-speakers", type=int, metavar="N", help="at least N speakers (when the count is not known)")
+    r.add_argument("--max-speakers", type=int, metavar="N", help="at most N speakers (when the count is not known)")
     r.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: from cores and memory)"
     )
