@@ -1,8 +1,18 @@
 """Speakers stage benchmark: DER, speaker count, word-level speaker accuracy, roles, speed.
 
-    python bench/bench_speakers.py                 # everything; ASR with faster-whisper tiny.en
-    python bench/bench_speakers.py --model base    # word-level part with the base model
-    python bench/bench_speakers.py --skip-words    # diarization only (no ASR)
+    python bench/bench_speakers.py --work /tmp/spk-bench   # headline: through `python -m pipeline run`
+    python bench/bench_speakers.py --part der              # back-end tables; ASR with faster-whisper tiny.en
+    python bench/bench_speakers.py --part der --skip-words # diarization only (no ASR)
+
+0. ``--part run`` (default): the product as users get it (`python -m pipeline run`, defaults: ASR model
+   base, count not given) on sample.wav + the 12 AMI excerpts (+ three_speakers.wav), the
+   single-speaker clips of ../shared/eval/asr and the two sample interviews: word diarization error
+   rate (words spoken where exactly one reference speaker talks, best one-to-one speaker mapping,
+   pooled), speakers holding words vs the RTTM count, overlap precision/recall (the stage's overlap
+   spans vs the RTTM overlap, frame level), ``--speakers N`` honoured (one run with each file's true
+   count as a per-interview override), single-speaker clips counted as one, word-level speaker
+   accuracy and interviewer on the sample interviews, and the stage's realtime factor (manifest
+   seconds / audio seconds, first file of a run includes model loading). The parts below: ``--part der``.
 
 1. Diarization error rate (pyannote.metrics, collar 0.25 s and 0 s, overlap scored) of the turns
    the stage's back-end finds, on every file of ../shared/eval/speakers with an RTTM, with the
@@ -34,6 +44,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,12 +58,15 @@ sys.path.insert(0, str(REPO))
 EVAL = REPO.parent / "shared" / "eval" / "speakers"
 SAMPLES = REPO / "audio_samples"
 RESULTS = REPO / "bench" / "results" / "speakers.json"
+RUN_RESULTS = REPO / "bench" / "results" / "speakers_run.json"
 REPEATS = 3
 
 from pyannote.core import Annotation, Timeline  # noqa: E402
 from pyannote.core import Segment as PSegment  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
 
+from pipeline.schema import Transcript  # noqa: E402
 from pipeline.speakers.base import AudioInput, load_wav  # noqa: E402
 from pipeline.speakers.config import SpeakersConfig  # noqa: E402
 from pipeline.speakers.embedding import EmbeddingBackend, speech_regions  # noqa: E402
@@ -363,17 +377,197 @@ def _bench_enrolment(config: SpeakersConfig, work: Path, infos: dict, transcript
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Through the product: `python -m pipeline run` with its defaults (ASR model base, count not given)
+
+RUN_SETS = {
+    "speakers": lambda: [EVAL / "sample.wav", EVAL / "ami30s", EVAL / "three_speakers.wav"],
+    "interviews": lambda: sorted(SAMPLES.glob("interview_*.mp3")),
+    "asr": lambda: [EVAL.parent / "asr"],
+}
+
+
+def pipeline_run(name: str, work: Path, extra: list[str] | None = None) -> Path:
+    """Run the product on one input set into ``work/name``. Transcripts are reused between runs (the
+    manifest skips fresh stages); the speakers stage's outputs are deleted first so it always runs
+    with the code and config of this run."""
+    out = work / name
+    for old in out.glob("restricted/*/transcript.json"):
+        old.unlink()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "INTERVIEW_PIPELINE_PASSPHRASE": "bench"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        *map(str, RUN_SETS[name]()),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.run(cmd + (extra or []), env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pipeline run {name} failed:\n{proc.stderr[-2000:]}")
+    return out
+
+
+def run_outputs(out: Path) -> dict[str, tuple[Transcript, float, float]]:
+    """interview id -> (speakers-stage transcript, audio seconds, speakers-stage seconds)."""
+    manifest = json.loads((out / "manifest.json").read_text())["interviews"]
+    res = {}
+    for iid, rec in manifest.items():
+        path = out / "restricted" / iid / "transcript.json"
+        if iid.startswith("_") or not path.is_file():
+            continue
+        res[iid.replace("-", "_")] = (  # ids use "-" where file names have "_"
+            Transcript.from_dict(json.loads(path.read_text())),
+            rec["duration"],
+            rec["stages"]["speakers"]["seconds"],
+        )
+    return res
+
+
+def word_der(t: Transcript, ref: Annotation) -> tuple[int, int]:
+    """(words spoken where exactly one reference speaker talks, of those with the wrong speaker under
+    the best one-to-one mapping of found to reference speakers)."""
+    pairs = []
+    for seg in t.segments:
+        for w in seg.words:
+            mid = (w.start + w.end) / 2
+            names = set(ref.crop(PSegment(mid - 0.001, mid + 0.001)).labels())
+            if len(names) == 1:
+                pairs.append((str(w.speaker), names.pop()))
+    hyps, refs = sorted({h for h, _ in pairs}), sorted({r for _, r in pairs})
+    counts = np.zeros((len(hyps), len(refs)))
+    for h, r in pairs:
+        counts[hyps.index(h), refs.index(r)] += 1
+    rows, cols = linear_sum_assignment(-counts) if len(pairs) else ([], [])
+    return len(pairs), len(pairs) - int(sum(counts[i, j] for i, j in zip(rows, cols)))
+
+
+def holding_words(t: Transcript) -> int:
+    return len({w.speaker for s in t.segments for w in s.words if w.speaker})
+
+
+def bench_run(work: Path) -> dict:
+    refs = {
+        f.stem: read_rttm(f.with_suffix(".rttm"))
+        for f in [EVAL / "sample.wav", *sorted((EVAL / "ami30s").glob("*.wav")), EVAL / "three_speakers.wav"]
+    }
+    # 1. --speakers N honoured: every file with its true count (per-interview overrides, one run)
+    cfg = work / "counts.yaml"
+    cfg.write_text(
+        json.dumps(
+            {
+                "speakers": {
+                    "interviews": {
+                        k.replace("_", "-"): {"num_speakers": len(r.labels())} for k, r in refs.items()
+                    }
+                }
+            }
+        )
+    )
+    given = run_outputs(pipeline_run("speakers", work, ["--config", str(cfg)]))
+    honoured = {
+        k: {
+            "asked": len(refs[k].labels()),
+            "holding_words": holding_words(t),
+            "note": t.provenance["speakers"].get("count_note"),
+        }
+        for k, (t, _, _) in given.items()
+    }
+    # 2. product defaults
+    rows, words, wrong, ov = [], 0, 0, [0.0, 0.0, 0.0]
+    for k, (t, dur, secs) in sorted(run_outputs(pipeline_run("speakers", work)).items()):
+        n, bad = word_der(t, refs[k])
+        r, f, h = overlap_match(refs[k], [tuple(x) for x in t.provenance["speakers"].get("overlaps", [])])
+        rows.append(
+            {
+                "file": k,
+                "true_speakers": len(refs[k].labels()),
+                "holding_words": holding_words(t),
+                "words_one_speaker": n,
+                "words_wrong": bad,
+                "overlap_ref_s": round(r, 2),
+                "overlap_found_s": round(f, 2),
+                "overlap_hit_s": round(h, 2),
+                "stage_rtf": round(secs / dur, 4),
+            }
+        )
+        if k != "three_speakers":
+            words, wrong = words + n, wrong + bad
+            ov = [ov[0] + r, ov[1] + f, ov[2] + h]
+    asr = {k: holding_words(t) for k, (t, _, _) in sorted(run_outputs(pipeline_run("asr", work)).items())}
+    iv = []
+    for k, (t, dur, secs) in sorted(run_outputs(pipeline_run("interviews", work)).items()):
+        ref_json = json.loads((SAMPLES / f"{k}.reference.json").read_text())
+        acc, mapping, n = word_accuracy(t, reference_turns(SAMPLES / f"{k}.reference.json"))
+        ref_int = next(s for s, v in ref_json["speakers"].items() if v["role"] == "interviewer")
+        found = next((s.id for s in t.speakers if s.role == "interviewer"), None)
+        iv.append(
+            {
+                "file": k,
+                "words": n,
+                "word_accuracy": round(acc, 4),
+                "speakers": len(t.speakers),
+                "interviewer_right": found is not None and mapping.get(found) == ref_int,
+                "stage_rtf": round(secs / dur, 4),
+            }
+        )
+    target = [r for r in rows if r["file"] != "three_speakers"]
+    summary = {
+        "word_der_pooled_sample_ami": round(wrong / words, 4) if words else None,
+        "count_right_sample_ami": f"{sum(r['holding_words'] == r['true_speakers'] for r in target)}/{len(target)}",
+        "overlap_precision": round(ov[2] / ov[1], 3) if ov[1] else None,
+        "overlap_recall": round(ov[2] / ov[0], 3) if ov[0] else None,
+        "speakers_given_exact": f"{sum(h['asked'] == h['holding_words'] for h in honoured.values())}/{len(honoured)}",
+        "speakers_given_exact_or_said": f"{sum(h['asked'] == h['holding_words'] or bool(h['note']) for h in honoured.values())}/{len(honoured)}",
+        "asr_clips_one_speaker": f"{sum(v == 1 for v in asr.values())}/{len(asr)}",
+        "interviews_word_accuracy_min": min((r["word_accuracy"] for r in iv), default=None),
+        "interviewer_right": all(r["interviewer_right"] for r in iv),
+        "stage_rtf_median": round(statistics.median(r["stage_rtf"] for r in rows + iv), 4),
+        "stage_rtf_max": max(r["stage_rtf"] for r in rows + iv),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    return {
+        "summary": summary,
+        "files": rows,
+        "speakers_given": honoured,
+        "asr_clips_speakers": asr,
+        "interviews": iv,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="tiny.en", help="ASR model for the word-level part")
     parser.add_argument("--skip-words", action="store_true", help="diarization only (no ASR)")
+    parser.add_argument(
+        "--part",
+        choices=("run", "der"),
+        default="run",
+        help="run: through `python -m pipeline run` with the product defaults (headline figures, "
+        "bench/results/speakers_run.json); der: back-end DER tables (bench/results/speakers.json)",
+    )
+    parser.add_argument(
+        "--work", type=Path, help="folder for the pipeline runs (kept: transcripts are reused)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not EVAL.is_dir():
         print(f"evaluation data missing: {EVAL}", file=sys.stderr)
         return 2
+    if args.part == "run":
+        work = args.work or Path(tempfile.mkdtemp(prefix="bench-speakers-"))
+        result = bench_run(work)
+        RUN_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RUN_RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+        for r in result["files"] + result["interviews"]:
+            print(json.dumps(r))
+        print("summary:", json.dumps(result["summary"], indent=1))
+        return 0
     config = SpeakersConfig()
     interviews = [
         (p.name.split(".")[0], None, reference_turns(p))

@@ -95,6 +95,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         "run.executor": getattr(args, "executor", None),
         "run.scheduler": getattr(args, "scheduler", None),
         "speakers.num_speakers": getattr(args, "speakers", None),
+        "speakers.min_speakers": getattr(args, "min_speakers", None),
+        "speakers.max_speakers": getattr(args, "max_speakers", None),
     }
     if getattr(args, "format", None):
         overrides["export.formats"] = [f.strip() for f in ",".join(args.format).split(",") if f.strip()]
@@ -320,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="number of speakers, when known " + _from_config("speakers.num_speakers", "estimate"),
+    )
+    r.add_argument(
+        "--min-speakers",
+        type=int,
+        metavar="N",
+        help="at least N speakers, when the count is not known " + _from_config("speakers.min_speakers"),
+    )
+    r.add_argument(
+        "--max-speakers",
+        type=int,
+        metavar="N",
+        help="at most N speakers, when the count is not known " + _from_config("speakers.max_speakers"),
     )
     r.add_argument(
         "--workers",

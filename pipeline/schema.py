@@ -27,6 +27,7 @@ class Word:
     text: str
     probability: float = 1.0
     speaker: str | None = None
+    overlap: bool = False  # spoken while another voice speaks (speakers stage)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Word:
@@ -36,6 +37,7 @@ class Word:
             text=str(d["text"]),
             probability=float(d.get("probability", 1.0)),
             speaker=d.get("speaker"),
+            overlap=bool(d.get("overlap", False)),
         )
 
 

@@ -29,7 +29,7 @@ from pyannote.core import Segment as PSegment  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 SAMPLE_DER_BOUND = 0.12  # measured 0.081 (collar 0.25 s)
-MEAN_DER_BOUND = 0.29  # sample.wav + the 12 AMI excerpts: measured 0.262 (issue 4's target 0.25 is not met)
+MEAN_DER_BOUND = 0.26  # sample.wav + the 12 AMI excerpts, second voices in overlap scored: measured 0.239
 
 
 def rttm(path: Path) -> Annotation:
@@ -56,22 +56,30 @@ def test_sample_wav_gets_two_speakers_with_low_der():
     assert d.stats["windows"] > 0 and d.stats["speech_seconds"] > 20
 
 
-def test_mean_der_over_sample_and_ami_excerpts_stays_at_the_measured_level():
+def test_mean_der_and_overlap_over_sample_and_ami_excerpts_stay_at_the_measured_level():
     files = [eval_path("speakers", "sample.wav"), *sorted(eval_path("speakers", "ami30s").glob("*.wav"))]
     assert len(files) == 13
     config = SpeakersConfig()
     backend = EmbeddingBackend(config)
-    ders = []
+    ders, ref_s, found_s, hit_s = [], 0.0, 0.0, 0.0
     for wav in files:
         x = load_wav(wav, mono=True)
+        ref = rttm(wav.with_suffix(".rttm"))
         d = backend.diarize_array(x, config.for_interview(wav.stem))
-        assert d.secondary == [] and d.overlaps == []  # overlap detection is opt-in
-        ders.append(der(rttm(wav.with_suffix(".rttm")), d.turns, len(x) / 16000))
+        assert d.stats["segmentation"] is True
+        ders.append(der(ref, d.all_turns, len(x) / 16000))
+        found = Timeline([PSegment(s, e) for s, e in d.overlaps]).support()
+        ref_s += ref.get_overlap().duration()
+        found_s += found.duration()
+        if len(found) and len(ref.get_overlap()):
+            hit_s += sum(seg.duration for seg in ref.get_overlap().crop(found, "intersection"))
     assert float(np.mean(ders)) <= MEAN_DER_BOUND
+    # segmentation-3.0 overlap, frame level against the RTTMs: measured precision 0.93, recall 0.40
+    assert hit_s / found_s >= 0.85 and hit_s / ref_s >= 0.38
 
 
 def test_opt_in_overlap_detection_marks_second_voices_where_two_people_talk():
-    config = SpeakersConfig(embedding={"overlap_detection": True})
+    config = SpeakersConfig(embedding={"overlap_detection": True, "segmentation": False})
     backend = EmbeddingBackend(config)
     wav = eval_path("speakers", "ami30s", "trn09.wav")  # 13.2 s of 30 s overlapped (RTTM)
     d = backend.diarize_array(load_wav(wav, mono=True), config.for_interview("trn09"))
@@ -107,6 +115,29 @@ def test_one_speaker_recording_gets_one_speaker():
     assert len(d.speakers) <= 1
     quilter = load_wav(eval_path("asr", "quilter.wav"), mono=True)  # one reader, 5.9 s
     assert len(EmbeddingBackend(config).diarize_array(quilter, config.for_interview("q")).speakers) == 1
+
+
+def decode(path: Path) -> np.ndarray:
+    raw = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, dtype=np.float32).copy()
+
+
+def test_single_voice_is_not_split_where_segmentation_hears_one_speaker():
+    # The interviewer's first 10 s turn of interview_01 alone: split into 2-3 speakers by clustering
+    # alone (docs/speakers.md); segmentation-3.0 hears one local speaker, so one speaker.
+    ref = json.loads((SAMPLES / "interview_01.reference.json").read_text())
+    turn = next(t for t in ref["turns"] if t["end"] - t["start"] >= 8)
+    x = decode(SAMPLES / "interview_01.mp3")[int(turn["start"] * 16000) : int(turn["end"] * 16000)]
+    config = SpeakersConfig()
+    d = EmbeddingBackend(config).diarize_array(x, config.for_interview("t"))
+    assert len(d.speakers) == 1 and d.stats["max_local_speakers"] == 1
+    off = SpeakersConfig(embedding={"segmentation": False})
+    d_off = EmbeddingBackend(off).diarize_array(x, off.for_interview("t"))
+    assert "max_local_speakers" not in d_off.stats
 
 
 def test_voice_encoder_loads_without_pkg_resources():

@@ -78,6 +78,48 @@ def label_words(words: list[Word], index: TurnIndex, diar: Diarization) -> list[
     return out
 
 
+SNAP_WORDS = 2  # how far (in words) a speaker change may move
+SENTENCE_END = (".", "?", "!", "…")
+
+
+def _boundary_score(words: list[Word], i: int) -> float:
+    """How good a place for a speaker change the boundary before ``words[i]`` is: the pause (s), plus
+    0.3 after a sentence end and 0.1 after a comma."""
+    prev = words[i - 1].text.strip()
+    bonus = 0.3 if prev.endswith(SENTENCE_END) else 0.1 if prev.endswith((",", ";", ":")) else 0.0
+    return max(0.0, words[i].start - words[i - 1].end) + bonus
+
+
+def snap_changes(words: list[Word]) -> list[Word]:
+    """Move each speaker change to the best boundary (longest pause, sentence end) within
+    ``SNAP_WORDS`` words, so a turn never starts inside a phrase (a name cut in two) because the
+    voices' turns were a few frames off. A change already at a pause of >= 0.3 s stays."""
+    labels = [w.speaker for w in words]
+    i = 1
+    while i < len(labels):
+        if labels[i] == labels[i - 1] or labels[i] is None or labels[i - 1] is None:
+            i += 1
+            continue
+        here = _boundary_score(words, i)
+        best, best_score = i, here
+        if here < 0.3:
+            for j in range(max(1, i - SNAP_WORDS), min(len(words), i + SNAP_WORDS + 1)):
+                lo, hi = min(i, j), max(i, j)
+                run = labels[lo:hi]
+                same = labels[i] if j > i else labels[i - 1]
+                if j == i or any(x != same for x in run):
+                    continue  # only move across words of one of the two speakers
+                score = _boundary_score(words, j)
+                if score > best_score + 0.1:
+                    best, best_score = j, score
+        if best < i:
+            labels[best:i] = [labels[i]] * (i - best)
+        elif best > i:
+            labels[i:best] = [labels[i - 1]] * (best - i)
+        i = max(i, best) + 1
+    return [w if w.speaker == lab else replace(w, speaker=lab) for w, lab in zip(words, labels)]
+
+
 def join_words(words: list[Word]) -> str:
     return " ".join(w.text.strip() for w in words if w.text.strip())
 
@@ -120,6 +162,14 @@ def overlaps_segment(seg: Segment, overlaps: list[tuple[float, float]], min_seco
     return False
 
 
+def word_in_overlap(w: Word, overlaps: list[tuple[float, float]]) -> bool:
+    """At least half of the word (its midpoint for a zero-length word) lies in overlapped speech."""
+    if w.end <= w.start:
+        return any(s <= w.start <= e for s, e in overlaps)
+    shared = sum(max(0.0, min(w.end, e) - max(w.start, s)) for s, e in overlaps)
+    return shared >= 0.5 * (w.end - w.start)
+
+
 def assign(
     segments: list[Segment],
     diar: Diarization,
@@ -132,7 +182,10 @@ def assign(
     out: list[Segment] = []
     for seg in sorted(segments, key=lambda s: (s.start, s.id)):
         if seg.words:
-            out.extend(split_segment(seg, label_words(seg.words, index, diar)))
+            words = snap_changes(label_words(seg.words, index, diar))
+            if mark_overlap and diar.overlaps:
+                words = [replace(w, overlap=word_in_overlap(w, diar.overlaps)) for w in words]
+            out.extend(split_segment(seg, words))
         else:
             mid = (seg.start + seg.end) / 2
             sp = word_speaker(seg.start, seg.end, index, diar) or index.nearest(mid)
@@ -140,7 +193,11 @@ def assign(
     out.sort(key=lambda s: (s.start, s.end))
     final = []
     for i, seg in enumerate(out):
-        flagged = seg.overlap or (mark_overlap and overlaps_segment(seg, diar.overlaps, overlap_min_seconds))
+        flagged = (
+            seg.overlap
+            or any(w.overlap for w in seg.words)
+            or (mark_overlap and overlaps_segment(seg, diar.overlaps, overlap_min_seconds))
+        )
         text = seg.text
         if flagged and overlap_marker and not text.rstrip().endswith(overlap_marker):
             text = f"{text.rstrip()} {overlap_marker}"

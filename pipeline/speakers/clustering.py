@@ -126,6 +126,8 @@ def cluster_speakers(
     one = np.zeros(n, dtype=int)
     if n < 3 or max_k <= 1:
         return one, {"method": "single", "silhouette": 0.0}
+    if min_k == max_k:  # a given count: keep small and similar clusters, the user knows best
+        min_seconds, merge_similarity = min(min_seconds, 0.5), 1.01
     tree = linkage(emb, method="average", metric="cosine")
     best: tuple[float, np.ndarray, str] | None = None
     for k in range(max(2, min_k), min(max_k, n - 1) + 1):

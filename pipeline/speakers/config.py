@@ -125,6 +125,29 @@ class EmbeddingConfig(_Strict):
         description="...and at least this share of the covering windows carry the second cluster's label...",
     )
     overlap_min_seconds: float = Field(0.5, ge=0, description="...for at least this long (s).")
+    segmentation: bool = Field(
+        True,
+        description="Use pyannote segmentation-3.0 (fetched with the models) to find overlapped speech and "
+        "to keep one voice as one speaker; without the model the stage runs without both and logs it.",
+    )
+    segmentation_step: float = Field(
+        5.0,
+        ge=1.0,
+        le=10.0,
+        description="Hop of the 10 s segmentation chunks (s); smaller: more recall, slower.",
+    )
+    segmentation_overlap: float = Field(
+        0.4,
+        gt=0,
+        lt=1,
+        description="Overlap where the chunks' mean number of active speakers exceeds 1 + this.",
+    )
+    one_voice_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="A recording where no 10 s chunk has two local speakers with this much speech each "
+        "is one speaker (unless a count is given).",
+    )
     torch_threads: int = Field(
         1,
         ge=0,

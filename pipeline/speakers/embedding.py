@@ -240,6 +240,57 @@ def second_voices(
     ]
 
 
+def _segment(src: Samples, cfg: EmbeddingConfig):
+    """Segmentation-3.0 activity of the recording, or None (switched off, or the model is unavailable)."""
+    if not cfg.segmentation:
+        return None
+    from pipeline.speakers import segmentation
+    from pipeline.speakers.fetch import model_path
+
+    path = model_path("segmentation-3.0.bin")
+    if path is None:
+        logger.warning("segmentation-3.0 unavailable: no overlap marking, one-voice check off")
+        return None
+    return segmentation.activity(src, path, step=cfg.segmentation_step, threads=cfg.torch_threads)
+
+
+def second_speakers(
+    overlaps: list[tuple[float, float]],
+    turns: list[Turn],
+    spans: list[Span],
+    labels: np.ndarray,
+    emb: np.ndarray,
+) -> list[Turn]:
+    """In each overlap span, the second voice: the cluster other than the span's main speaker whose
+    centroid the span's windows are most similar to; attributed only when some of those windows carry
+    that cluster's label (evidence that the voice is heard there), else the span is overlap without a
+    named second speaker."""
+    if len(labels) == 0 or labels.max() < 1:
+        return []
+    cent = centroids(emb, labels)
+    starts = np.array([a for a, _ in spans])
+    ends = np.array([b for _, b in spans])
+    out: list[Turn] = []
+    for s, e in overlaps:
+        inside = (starts < e) & (ends > s)
+        if not inside.any():
+            continue
+        share: dict[str, float] = {}
+        for t in turns:
+            ov = min(e, t.end) - max(s, t.start)
+            if ov > 0:
+                share[t.speaker] = share.get(t.speaker, 0.0) + ov
+        if not share:
+            continue
+        main = int(max(share, key=lambda k: share[k])[1:])
+        sims = (emb[inside] @ cent.T).mean(axis=0)
+        sims[main] = -np.inf
+        other = int(np.argmax(sims))
+        if (labels[inside] == other).any():
+            out.append(Turn(s, e, f"C{other}"))
+    return out
+
+
 def _support(turns: list[Turn]) -> list[tuple[float, float]]:
     out: list[list[float]] = []
     for t in sorted(turns, key=lambda t: t.start):
@@ -311,17 +362,35 @@ class EmbeddingBackend(SpeakerBackend):
         gain = speech_gain(src, regions, cfg.gain_dbfs)
         spans = windows(regions, duration, cfg.window, cfg.hop)
         emb = embed_windows(src, spans, gain, block, cfg.torch_threads)
+        act = _segment(src, cfg)
+        if act is not None and settings.num_speakers is None and settings.min_speakers <= 1:
+            local = act.local_speakers(cfg.one_voice_seconds)
+            stats["max_local_speakers"] = max(local)
+            if max(local) <= 1:  # no 10 s stretch holds two voices: one speaker
+                settings = settings.model_copy(update={"max_speakers": 1})
+            else:  # at least as many speakers as one 10 s stretch holds
+                settings = settings.model_copy(update={"min_speakers": min(max(local), settings.max_speakers)})
         labels, info = _cluster(emb, spans, settings, cfg)
         turns = label_frames(regions, spans, labels, duration)
-        extra = second_voices(regions, spans, labels, emb, duration, cfg) if cfg.overlap_detection else []
+        overlaps: list[tuple[float, float]] = []
+        if act is not None:
+            from pipeline.speakers.segmentation import overlap_regions
+
+            overlaps = overlap_regions(act, cfg.segmentation_overlap)
+            extra = second_speakers(overlaps, turns, spans, labels, emb)
+        elif cfg.overlap_detection:
+            extra = second_voices(regions, spans, labels, emb, duration, cfg)
+            overlaps = _support(extra)
+        else:
+            extra = []
+        stats["segmentation"] = act is not None
         stats.update(info)
         stats.update(
             windows=len(spans),
             num_speakers=len({t.speaker for t in turns}),
             seconds=round(time.monotonic() - started, 3),
         )
-        if cfg.overlap_detection:
-            stats["overlap_seconds"] = round(sum(t.duration for t in extra), 2)
+        stats["overlap_seconds"] = round(sum(e - s for s, e in overlaps), 2)
         logger.info(
             "embedding diarization: %d blocks, %d regions, %d windows, %d speakers in %.2f s",
             -(-src.frames // block),
@@ -330,7 +399,7 @@ class EmbeddingBackend(SpeakerBackend):
             stats["num_speakers"],
             stats["seconds"],
         )
-        return Diarization(turns, self.name, overlaps=_support(extra), secondary=extra, stats=stats)
+        return Diarization(turns, self.name, overlaps=overlaps, secondary=extra, stats=stats)
 
 
 def voice_embedding(

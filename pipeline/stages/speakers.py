@@ -148,6 +148,24 @@ def _decide_interviewer(
     return None, {**info, "interviewer_rule": "none"}
 
 
+def count_note(settings: ResolvedSpeakers, found: int) -> str | None:
+    """Why the transcript does not hold the asked number of speakers (None when it does)."""
+    if settings.num_speakers is not None and found != settings.num_speakers:
+        want = f"{settings.num_speakers} speakers asked"
+    elif settings.min_speakers > 1 and found < settings.min_speakers:
+        want = f"at least {settings.min_speakers} speakers asked"
+    elif found > settings.max_speakers:
+        want = f"at most {settings.max_speakers} speakers asked"
+    else:
+        return None
+    return (
+        f"{want}, {found} hold words: the audio does not separate more voices "
+        "(too little speech of one, or voices too alike)"
+        if found < (settings.num_speakers or settings.min_speakers)
+        else f"{want}, {found} hold words"
+    )
+
+
 def _rename(segments: list[Segment], ids: dict[str, str]) -> list[Segment]:
     out = []
     for seg in segments:
@@ -197,6 +215,10 @@ def run(transcript: Transcript, audio: AudioInfo, interview_dir: Path, config: S
     )
 
     provenance.update(role_info)
+    note = count_note(settings, len(speakers))
+    if note:
+        provenance["count_note"] = note
+        logger.warning("speakers %s: %s", transcript.interview_id, note)
     # Timings go to the log and the manifest, not the artefact: the same input gives the same bytes.
     provenance["diarization"] = {k: v for k, v in diar.stats.items() if k != "seconds"}
     provenance["counts"] = {
@@ -207,7 +229,9 @@ def run(transcript: Transcript, audio: AudioInfo, interview_dir: Path, config: S
         "segments_out": len(segments),
         "overlapped_segments": sum(1 for s in segments if s.overlap),
         "overlap_seconds": round(sum(e - s for s, e in diar.overlaps), 2),
+        "overlapped_words": sum(1 for s in segments for w in s.words if w.overlap),
     }
+    provenance["overlaps"] = [[round(s, 2), round(e, 2)] for s, e in diar.overlaps]  # times only
     logger.info(
         "speakers %s: backend %s, %d speakers, %d -> %d segments in %.2f s",
         transcript.interview_id,

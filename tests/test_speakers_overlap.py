@@ -1,0 +1,89 @@
+"""Speakers stage, issue 16: turn changes snapped to pauses, overlap flags on words, the asked count
+reported when the audio cannot give it, and the segmentation-3.0 model fetched and checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.schema import Segment, Word
+from pipeline.speakers.assign import assign, snap_changes, word_in_overlap
+from pipeline.speakers.base import Diarization, Samples, Turn
+from pipeline.speakers.config import ResolvedSpeakers
+from pipeline.speakers.fetch import FetchError, model_path
+from pipeline.stages.speakers import count_note
+from tests.conftest import eval_path
+
+
+def w(start: float, end: float, text: str, speaker: str | None = None) -> Word:
+    return Word(start=start, end=end, text=text, speaker=speaker)
+
+
+def test_a_change_inside_a_name_moves_to_the_pause_after_it():
+    # "... hosted by Kyle | Gas. Thanks ..." - the turns were a few frames early: the change moves
+    # to the sentence end with a pause, and the surname stays with its first name.
+    words = [
+        w(0.0, 0.3, "hosted", "A"),
+        w(0.3, 0.5, "by", "A"),
+        w(0.5, 0.8, "Kyle", "A"),
+        w(0.8, 1.1, "Gas.", "B"),
+        w(1.6, 1.9, "Thanks", "B"),
+        w(1.9, 2.2, "so", "B"),
+    ]
+    out = snap_changes(words)
+    assert [x.speaker for x in out] == ["A", "A", "A", "A", "B", "B"]
+
+
+def test_a_change_at_a_clear_pause_stays_and_a_long_run_is_not_moved():
+    words = [w(0.0, 0.3, "yes.", "A"), w(0.8, 1.0, "So", "B"), w(1.0, 1.2, "tell", "B")]
+    assert [x.speaker for x in snap_changes(words)] == ["A", "B", "B"]
+    # no better boundary within two words: unchanged
+    flat = [w(i * 0.3, i * 0.3 + 0.3, f"w{i}", "A" if i < 4 else "B") for i in range(8)]
+    assert [x.speaker for x in snap_changes(flat)] == [x.speaker for x in flat]
+
+
+def test_words_in_overlap_are_flagged_and_their_segment_marked():
+    words = [w(0.0, 0.4, "one", "C0"), w(0.4, 0.8, "two", "C0"), w(0.8, 1.2, "three", "C0")]
+    seg = Segment(id=0, start=0.0, end=1.2, text="one two three", words=words)
+    diar = Diarization([Turn(0.0, 1.2, "C0")], "embedding", overlaps=[(0.5, 0.9)])
+    out = assign([seg], diar, overlap_marker="//")
+    assert [x.overlap for x in out[0].words] == [False, True, False]
+    assert out[0].overlap and out[0].text.endswith("//")
+    assert not word_in_overlap(w(0.0, 0.4, "x"), [(0.3, 0.5)])  # a quarter of the word
+    assert word_in_overlap(w(0.0, 0.4, "x"), [(0.1, 0.5)])
+
+
+def _settings(num=None, lo=1, hi=6) -> ResolvedSpeakers:
+    return ResolvedSpeakers(backend="auto", num_speakers=num, min_speakers=lo, max_speakers=hi, interviewer=None)
+
+
+def test_count_note_says_when_the_asked_count_is_not_met():
+    assert count_note(_settings(num=3, lo=3, hi=3), 3) is None
+    assert "3 speakers asked, 2 hold words" in count_note(_settings(num=3, lo=3, hi=3), 2)
+    assert "at least 4" in count_note(_settings(lo=4), 2)
+    assert count_note(_settings(), 1) is None
+
+
+def test_segmentation_model_is_fetched_checked_and_finds_overlap():
+    from pipeline.speakers import segmentation
+    from pipeline.speakers.base import load_wav
+
+    path = model_path("segmentation-3.0.bin")
+    if path is None:
+        pytest.skip("segmentation-3.0 not fetched and no network (python -m pipeline.speakers.fetch)")
+    wav = eval_path("speakers", "ami30s", "trn09.wav")  # 13.2 s of 30 s overlapped (RTTM)
+    act = segmentation.activity(Samples.of_array(load_wav(wav, mono=True)), path, step=5.0)
+    found = segmentation.overlap_regions(act, 0.4)
+    assert 3.0 <= sum(e - s for s, e in found) <= 13.2  # measured 7.0 s, 6.9 s of it reference overlap
+    assert max(act.local_speakers(1.0)) == 2
+    silence = segmentation.activity(Samples.of_array(np.zeros(16000 * 3, dtype=np.float32)), path)
+    assert segmentation.overlap_regions(silence) == [] and act.chunks[0].shape[1] == 3
+
+
+def test_a_corrupt_model_file_is_refused(tmp_path):
+    bad = tmp_path / "speakers" / "segmentation-3.0.bin"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not the model")
+    with pytest.raises(FetchError, match="sha256"):
+        model_path("segmentation-3.0.bin", cache_dir=tmp_path, download=False)
+    assert model_path("campplus_cn_en_common.pt", cache_dir=tmp_path, download=False) is None
