@@ -112,7 +112,7 @@ def synthetic(
         )
         reds += seg_reds
     speakers = [Speaker("S1", "Interviewer", "interviewer"), Speaker("S2", "Participant")]
-    return Transcript("bench-90min", "en", segs, speakers, seconds), reds
+    return Transcript(f"bench-{seconds / 60:.0f}min", "en", segs, speakers, seconds), reds
 
 
 def _mark(page, name: str, timeout: float = 30.0) -> float:
@@ -318,6 +318,7 @@ def screenshot(dest: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--segments", type=int, default=1500)
+    ap.add_argument("--minutes", type=float, default=90.0, help="length of the interview and its recording")
     ap.add_argument("--redactions", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "review.json")
@@ -330,7 +331,7 @@ def main() -> int:
         screenshot(args.screenshot)
         return 0
 
-    raw, reds = synthetic(args.segments, args.redactions)
+    raw, reds = synthetic(args.segments, args.redactions, seconds=args.minutes * 60)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "OUT"
         layout = Layout(out)

@@ -257,9 +257,15 @@ def test_resume_from_a_decisions_file(browser, handmade: Path, tmp_path: Path) -
         assert ui.page.inner_text("#msg").startswith("Resumed")
         assert ui.page.locator("#transcript mark.added").count() == 1
         second = json.loads(ui.download("R", tmp_path / "d2.json").read_text())
+        # A version 1 file (before corrections existed) resumes too, migrated.
+        v1 = {k: v for k, v in first.items() if k not in ("corrections", "approved")}
+        (tmp_path / "v1.json").write_text(json.dumps({**v1, "version": 1}), encoding="utf-8")
+        assert _load(ui, tmp_path / "v1.json") == "ok"
+        third = json.loads(ui.download("R", tmp_path / "d3.json").read_text())
     finally:
         ui.close()
-    assert second["decisions"] == first["decisions"]
+    assert second["decisions"] == first["decisions"] == third["decisions"]
+    assert third["version"] == 2 and third["corrections"] == [] and third["approved"] is False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,7 +566,7 @@ def _shareable_texts(root: Path) -> dict[str, str]:
     return out
 
 
-@pytest.mark.skipif(not RECORDING.is_file(), reason="shared/eval/speakers/sample.wav missing")
+@pytest.mark.slow
 def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path) -> None:
     import subprocess
 
@@ -574,8 +580,12 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
     outcomes = Coordinator(out, config, progress=False).run(sorted(src.iterdir()), transcripts=True)
     assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
     layout = Layout(out)
-    # The interview's recording, where the ingest stage would have put it (16 kHz mono).
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(RECORDING), "-ac", "1", "-ar", "16000",
+    # The interview's recording, where the ingest stage would have put it (16 kHz mono); without the
+    # eval recording, 30 s of generated noise (the page's mechanics do not depend on the words).
+    src_args = (
+        ["-i", str(RECORDING)] if RECORDING.is_file() else ["-f", "lavfi", "-i", "anoisesrc=a=0.05:d=30"]
+    )
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *src_args, "-ac", "1", "-ar", "16000",
                     str(layout.restricted("int-a") / "audio.wav")], check=True)  # fmt: skip
     raw0, reds0 = load_interview(layout, "int-a")
     person = {r.segment_id: r.replacement for r in reds0 if r.text == "Anna Jensen"}
@@ -610,7 +620,7 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
         page.click("#g2 button[data-p='edit']")
         page.select_option("#g2 .editor select", "S2")
         page.click("#g2 .editor button[data-e='save']")
-        assert "Participant" in page.inner_text("#g2 .spk")
+        assert "Participant" in page.text_content("#g2 .spk")
         assert page.locator(".seg.edited").count() == 2
         page.check("#approve")
         dl = ui.download("E2E Reviewer", tmp_path / "decisions.json")
@@ -661,6 +671,16 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
     for name, text in texts.items():
         assert "Jensen" not in text and "honor yens" not in text, name
     assert interview_review_state(out, "int-a") == "approved"
+    import contextlib
+    import io
+
+    from pipeline.cli import main as cli_main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        cli_main(["status", str(out)])
+    assert "review" in buf.getvalue().splitlines()[0]
+    assert " approved " in next(ln for ln in buf.getvalue().splitlines() if ln.startswith("int-a"))
     summary_csv = (layout.shareable_root / "audit_summary.csv").read_text()
     assert summary_csv.splitlines()[1].startswith("int-a,approved,")
     audit = [json.loads(x) for x in (layout.restricted_root / "audit_trail.jsonl").read_text().splitlines()]
@@ -671,3 +691,57 @@ def test_listen_correct_approve_apply_in_a_real_browser(browser, tmp_path: Path)
     assert Transcript.load(rdir / "transcript.json").segments[3].text == raw.segments[3].text
     with pytest.raises(ReviewError, match="another state"):
         apply_review(out, dl, config)
+
+
+def test_split_merge_delete_and_markers_make_groups_apply_review_accepts(
+    browser, handmade: Path, tmp_path: Path
+) -> None:
+    """The page's corrections (split, merge, delete, [inaudible], overlap) become groups the Python side
+    accepts and applies as shown; resuming the file gives the same file again."""
+    from pipeline.review.corrections import apply_corrections
+    from pipeline.review.fileformat import parse
+
+    [path] = write_review_pages(handmade)
+    ui = Page(browser, path)
+    page = ui.page
+    try:
+        # Split segment 1 after "Jensen", merge segment 2 into 3 (deleting the hostile tail first), delete 0.
+        page.click("#g1 button[data-p='edit']")
+        page.evaluate("() => { const t = document.querySelector('#g1 .editor textarea'); "
+                      "t.selectionStart = t.selectionEnd = t.value.indexOf(' and I live'); }")  # fmt: skip
+        page.click("#g1 .editor button[data-e='split']")
+        assert page.locator("#transcript .seg").count() == 5
+        page.click("#g3 button[data-p='edit']")
+        page.fill("#g3 .editor textarea", "And who looks after Peter?")
+        page.evaluate("() => { const t = document.querySelector('#g3 .editor textarea'); "
+                      "t.selectionStart = t.selectionEnd = t.value.length; }")  # fmt: skip
+        page.click("#g3 .editor button[data-e='inaudible']")
+        page.check("#g3 .editor input[type='checkbox']")
+        page.click("#g3 .editor button[data-e='merge']")
+        page.click("#g0 button[data-p='edit']")
+        page.click("#g0 .editor button[data-e='delete']")
+        texts = page.locator("#transcript .seg .txt").all_text_contents()
+        assert texts[0] == "My name is Anna Jensen" and texts[1] == "and I live in Aarhus."
+        assert texts[2].startswith("And who looks after Peter? [inaudible] My sister does")
+        assert page.locator("#transcript .seg.overlap").count() == 1
+        first = json.loads(ui.download("R", tmp_path / "d1.json").read_text())
+        ui.page.set_input_files("#load", str(tmp_path / "d1.json"))
+        ui.page.wait_for_selector("#msg.ok")
+        again = json.loads(ui.download("R", tmp_path / "d2.json").read_text())
+        assert ui.errors == [] and ui.blocked == []
+    finally:
+        ui.close()
+    assert again["corrections"] == first["corrections"]
+    assert [g["replaces"] for g in first["corrections"]] == [[0], [1], [2, 3]]
+    assert first["corrections"][0]["segments"] == []
+    assert [s["id"] for s in first["corrections"][1]["segments"]] == [1, 4]
+    raw, reds = load_interview(Layout(handmade), "int-a")
+    f = parse(first)
+    review = validate(tmp_path / "d1.json", first, "x", raw, reds, state_hash(raw, reds), ("PERSON",), {})
+    fixed = apply_corrections(raw, f.corrections)
+    assert review.corrected is not None and [s.id for s in fixed.segments] == [1, 4, 2]
+    assert [s.text for s in fixed.segments[:2]] == ["My name is Anna Jensen", "and I live in Aarhus."]
+    assert fixed.segments[2].overlap and fixed.segments[2].text.endswith("call 555 0123.")
+    # Word times of the split: each part keeps its words' times.
+    assert fixed.segments[0].words[-1].end == RAW.segments[1].words[4].end
+    assert fixed.segments[1].start == RAW.segments[1].words[5].start

@@ -120,6 +120,7 @@ REFUSALS = [
     ("malformed-json", b'{"format": "interview-pipeline/review-decisions", ', "not valid JSON"),
     ("not-an-object", b"[]", "must be a JSON object"),
     ("not-utf8", b"\xff\xfe{}", "not valid JSON"),
+    ("nested-too-deeply", b'{"decisions": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "nested too deeply"),
     ("wrong-format", _set("format", "something-else"), "not a review decisions file"),
     ("wrong-version", _set("version", 3), "unsupported decisions version"),
     ("unknown-top-key", _set("extra", 1), "unknown key"),

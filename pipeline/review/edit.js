@@ -55,8 +55,11 @@
     const s = segs[g];
     const ta = h("textarea", { "aria-label": "segment text", spellcheck: "true" });
     ta.value = s[4];
-    const sel = h("select", { "aria-label": "speaker" }, D.speakers.map((x) => h("option", { value: x[0] }, [x[1] + " (" + x[0] + ")"])));
-    if (s[5] !== null && s[5] !== undefined) sel.value = s[5];
+    const sel = h("select", { "aria-label": "speaker" }, [
+      h("option", { value: "" }, ["(no speaker)"]),
+      ...D.speakers.map((x) => h("option", { value: x[0] }, [x[1] + " (" + x[0] + ")"])),
+    ]);
+    sel.value = s[5] ?? "";
     const ov = h("input", { type: "checkbox" });
     ov.checked = !!s[7];
     const btn = (act, label, title) => h("button", { type: "button", "data-e": act, title }, [label]);
@@ -85,12 +88,12 @@
       }
       if (act === "cancel") return changed();
       if (act === "delete") return deleteSeg(g);
-      if (act === "merge") return mergeNext(g, ta.value, sel.value, ov.checked);
-      if (act === "split") return splitAt(g, ta.selectionStart, ta.value, sel.value, ov.checked);
-      saveEdit(g, ta.value, sel.value, ov.checked);
+      if (act === "merge") return mergeNext(g, ta.value, sel.value || null, ov.checked);
+      if (act === "split") return splitAt(g, ta.selectionStart, ta.value, sel.value || null, ov.checked);
+      saveEdit(g, ta.value, sel.value || null, ov.checked);
     });
     ed.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) saveEdit(g, ta.value, sel.value, ov.checked);
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) saveEdit(g, ta.value, sel.value || null, ov.checked);
       else if (ev.key === "Escape") changed();
     });
     ta.focus();
@@ -100,7 +103,7 @@
     const s = segs[g];
     text = tidy(text);
     if (!text) return say("A segment needs text; use Delete segment to remove it.", "err");
-    if (text === s[4] && spk === (s[5] ?? spk) && overlap === !!s[7]) return changed();
+    if (text === s[4] && spk === (s[5] ?? null) && overlap === !!s[7]) return changed();
     segs[g] = makeSeg(s[0], s[1], s[2], spk, text, overlap, srcOf(s), text === s[4] ? s[6] : null);
     changed();
     say("Segment corrected.", "ok");
