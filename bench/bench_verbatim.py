@@ -45,7 +45,10 @@ VARIANTS = {
     "fallback": {"transcribe": {"temperature": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]}},
 }
 MARKER = re.compile(r"\(\d+ s\)|\[inaudible [^\]]*\]|\[\?\]")
-FILLERS = re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+|øh+m?|øhm|æh+|altså)\b")
+FILLERS = {  # Danish "er" is a verb, not a filler
+    "en": re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+)\b"),
+    "da": re.compile(r"\b(øh+m?|æh+m?|hmm+|mm+)\b"),
+}
 DA_WORDS = set(
     "og i at det er en der til for på med jeg som de ikke har af den man så om var han hun vi et kan".split()
 )
@@ -155,7 +158,7 @@ def measure(set_name: str, clips, out: Path) -> dict:
             "inaudible": guard.get("inaudible", 0),
             "recovered": guard.get("words_recovered", 0),
             "pauses": len(re.findall(r"\(\d+ s\)", text)),
-            "fillers": len(FILLERS.findall(text.lower())),
+            "fillers": len(FILLERS["da" if set_name == "da" else "en"].findall(text.lower())),
         }
         if set_name == "ami":
             n, missing = uncovered_regions(asr, path.with_name("audio.wav"))
