@@ -45,7 +45,10 @@ VARIANTS = {
     "fallback": {"transcribe": {"temperature": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]}},
 }
 MARKER = re.compile(r"\(\d+ s\)|\[inaudible [^\]]*\]|\[\?\]")
-FILLERS = re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+|øh+m?|øhm|æh+|altså)\b")
+FILLERS = {  # Danish "er" is a verb, not a filler
+    "en": re.compile(r"\b(um+|uh+|er+m?|hmm+|mm+|ah+)\b"),
+    "da": re.compile(r"\b(øh+m?|æh+m?|hmm+|mm+)\b"),
+}
 DA_WORDS = set(
     "og i at det er en der til for på med jeg som de ikke har af den man så om var han hun vi et kan".split()
 )
@@ -101,6 +104,7 @@ def transcripts(out: Path) -> dict[str, Path]:
     return {
         Path(rec["source"]).stem: out / "restricted" / iid / "transcript.asr.json"
         for iid, rec in manifest["interviews"].items()
+        if rec.get("source")  # not the project-wide entry
     }
 
 
@@ -154,7 +158,7 @@ def measure(set_name: str, clips, out: Path) -> dict:
             "inaudible": guard.get("inaudible", 0),
             "recovered": guard.get("words_recovered", 0),
             "pauses": len(re.findall(r"\(\d+ s\)", text)),
-            "fillers": len(FILLERS.findall(text.lower())),
+            "fillers": len(FILLERS["da" if set_name == "da" else "en"].findall(text.lower())),
         }
         if set_name == "ami":
             n, missing = uncovered_regions(asr, path.with_name("audio.wav"))
@@ -195,6 +199,9 @@ def main() -> int:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument(
+        "--reuse", action="store_true", help="measure output folders of an earlier call again, without running"
+    )
+    ap.add_argument(
         "--variant-sets",
         nargs="+",
         default=["en", "da"],
@@ -212,14 +219,17 @@ def main() -> int:
             clips = SETS[set_name]()
             out = args.work / f"{variant}-{set_name}"
             print(f"{variant} / {set_name} ...", file=sys.stderr, flush=True)
-            seconds = pipeline_run([p for p, _ in clips], out, VARIANTS[variant])
+            seconds = 0.0
+            if not (args.reuse and (out / "manifest.json").is_file()):
+                seconds = pipeline_run([p for p, _ in clips], out, VARIANTS[variant])
             result = measure(set_name, clips, out)
             result["summary"]["wall_s"] = round(seconds, 1)
             report["runs"][f"{variant}/{set_name}"] = result
             print(json.dumps(result["summary"]), file=sys.stderr, flush=True)
             if variant == "defaults":
                 again = args.work / f"{variant}-{set_name}-again"
-                pipeline_run([p for p, _ in clips], again, VARIANTS[variant])
+                if not (args.reuse and (again / "manifest.json").is_file()):
+                    pipeline_run([p for p, _ in clips], again, VARIANTS[variant])
                 same, total = identical(out, again)
                 report["determinism"][set_name] = {"identical": same, "files": total}
                 print(f"  byte-identical on a second run: {same} of {total}", file=sys.stderr, flush=True)

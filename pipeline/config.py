@@ -129,9 +129,10 @@ class TranscribeConfig(_Strict):
         [0.0],
         min_length=1,
         description="Decoding temperatures tried in turn; [0.0] (no sampling) makes two runs give the same text. "
-        "Sampled fallbacks (e.g. [0.0, 0.2, 0.4]) are seeded with `seed`.",
+        "Sampled fallbacks (e.g. [0.0, 0.2, 0.4]) are seeded with `seed` under openai-whisper only: "
+        "faster-whisper's sampling was not reproducible even seeded.",
     )
-    seed: int = Field(0, ge=0, description="Random seed of sampled temperature fallbacks.")
+    seed: int = Field(0, ge=0, description="Random seed of sampled temperature fallbacks (openai-whisper).")
     vad_filter: bool = Field(True, description="Skip long silences with Silero VAD (faster-whisper only).")
     condition_on_previous_text: bool = True
     verbatim: VerbatimConfig = Field(default_factory=VerbatimConfig)

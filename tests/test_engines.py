@@ -194,3 +194,27 @@ def test_importing_the_registry_does_not_import_heavy_libraries():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_language_probabilities_of_an_english_only_model_are_english(tiny_engines, jfk, engine):
+    assert tiny_engines[engine].language_probabilities(jfk) == {"en": 1.0}
+
+
+def test_faster_whisper_language_probabilities_rank_the_spoken_language_first(cache):
+    engine = load_engine("faster-whisper", "base", cache_dir=cache)
+    probs = engine.language_probabilities(load_audio(EVAL / "asr" / "leopard_de.wav"), vad_filter=True)
+    assert max(probs, key=probs.get) == "de" and probs["de"] > 0.9
+    assert len(probs) > 50 and abs(sum(probs.values()) - 1.0) < 0.01
+
+
+def test_openai_whisper_sampled_fallback_is_seeded(tiny_engines, jfk):
+    """Temperature 1.0 alone samples every token: the same seed gives the same text, twice.
+    (faster-whisper samples in CTranslate2's own threads, which ``set_random_seed`` does not reach:
+    its sampled text differed between two runs, so reproducibility there needs temperature [0.0].)"""
+    options = DecodeOptions(language="en", temperature=(1.0,), seed=7, beam_size=1, word_timestamps=False)
+    eng = tiny_engines["openai-whisper"]
+    texts = [
+        " ".join(s.text for s in eng.transcribe(jfk[: 6 * SAMPLE_RATE], options).segments) for _ in range(2)
+    ]
+    assert texts[0] == texts[1]

@@ -148,3 +148,82 @@ def test_sample_interview_is_transcribed_whole_with_default_settings(tiny, tmp_p
         n_ref = sum(len(turn["text"].split()) for turn in ref["turns"])
         assert len(words) >= 0.9 * n_ref, (audio.name, len(words), n_ref)
         assert words[0].start < ref["turns"][0]["end"]
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        # Whisper base on one Danish NST clip: German 0.78, Danish 0.07; the study expects Danish
+        ({"de": 0.783, "da": 0.066, "en": 0.039}, "da"),
+        # a German recording stays German: Danish and English far below 1/20 of it
+        ({"de": 0.999, "en": 0.0001, "da": 0.0}, "de"),
+        ({"fr": 0.996, "nn": 0.001, "en": 0.0003}, "fr"),
+        ({"en": 0.512, "nn": 0.127, "da": 0.0009}, "en"),
+    ],
+)
+def test_detection_favours_the_expected_languages(probabilities, expected):
+    cfg = TranscribeConfig()
+    language, p = transcribe.choose_language(
+        probabilities, cfg.expected_languages, cfg.expected_language_weight
+    )
+    assert language == expected and p == probabilities[expected]
+    assert transcribe.choose_language(probabilities, [], 20.0)[0] == max(probabilities, key=probabilities.get)
+
+
+DANISH = {
+    "og",
+    "i",
+    "at",
+    "det",
+    "er",
+    "en",
+    "der",
+    "til",
+    "for",
+    "på",
+    "med",
+    "jeg",
+    "som",
+    "de",
+    "ikke",
+    "af",
+    "den",
+    "man",
+    "så",
+    "om",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["u0042013", "u0042017"])
+def test_danish_speech_is_detected_and_written_in_danish_with_the_defaults(clip, tmp_path):
+    """u0042013 is heard as German by base (0.78); u0042017 came out as English with the old prompt."""
+    info = _ingest(eval_path("asr-da", f"{clip}.wav"), tmp_path)
+    t = transcribe.run(info, tmp_path, load_config().transcribe)
+    assert t.language == "da"
+    words = set(re.sub(r"[^\wæøå ]", " ", t.text.lower()).split())
+    assert len(words & DANISH) >= 2, "no Danish function words"
+    assert not words & {"the", "and", "what", "you", "is"}
+    assert t.provenance["transcribe"]["decode"]["initial_prompt"] is None  # prompt off by default
+
+
+@pytest.mark.slow
+def test_two_runs_are_byte_identical_and_every_speech_region_has_words_or_a_marker(tmp_path):
+    """AMI trn01: three voices at once at the end, nothing the model can read; defaults."""
+    from pipeline.verbatim.guard import speech_regions
+
+    cfg = load_config().transcribe
+    info = _ingest(eval_path("speakers", "ami30s", "trn01.wav"), tmp_path)
+    first = transcribe.run(info, tmp_path, cfg).to_json()
+    again = transcribe.run(info, tmp_path, cfg)
+    assert again.to_json() == first
+    words = [w for s in again.segments for w in s.words]
+    regions = [(a, b) for a, b in speech_regions(tmp_path / info.normalized_path, cfg.guard) if b - a >= 1.0]
+    assert regions
+    for a, b in regions:
+        assert any(w.start < b and w.end > a for w in words), (a, b)
+    guard = again.provenance["transcribe"]["guard"]
+    assert guard["regions_redecoded"] >= 1 and guard["words_recovered"] + guard["inaudible"] >= 1
+    markers = [w for w in words if w.text.startswith("[inaudible ")]
+    assert len(markers) == guard["inaudible"]
+    assert all(re.fullmatch(r"\[inaudible \d\d:\d\d–\d\d:\d\d\]", w.text) for w in markers)

@@ -52,7 +52,13 @@ def _timed(text: str, start: float = 0.0, step: float = 0.3):
             "the dog ran fine",
             {"prompt_echo": 4},
         ),
-        (_timed("you know it"), [(0.0, 3.0)], "I mean, you know, it was fine.", "you know it", {"removed": 0}),
+        (
+            _timed("you know it"),
+            [(0.0, 3.0)],
+            "I mean, you know, it was fine.",
+            "you know it",
+            {"removed": 0},
+        ),
         # back-to-back repeats: phrases kept twice, single words four times
         (
             _timed("sorry I'm sorry I'm sorry I'm sorry I'm sorry"),

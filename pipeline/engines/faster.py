@@ -96,7 +96,9 @@ class FasterWhisperEngine(ASREngine):
         import ctranslate2
 
         audio = check_audio(audio)
-        ctranslate2.set_random_seed(options.seed)  # sampled fallbacks give the same text every run
+        # Seeds this thread only: CTranslate2 samples in its own threads, so sampled fallbacks still
+        # vary between runs (measured); reproducible text needs temperature [0.0], the default.
+        ctranslate2.set_random_seed(options.seed)
         try:
             segments_iter, info = self._model.transcribe(
                 audio,

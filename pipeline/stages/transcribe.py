@@ -1,12 +1,17 @@
 """Transcribe: speech to verbatim text with word timings, through a pluggable engine.
 
-Verbatim mode (on by default) does three things on top of the engine:
-1. decodes with a prompt written in verbatim style, which makes Whisper keep more fillers
-   ("um", "uh") and false starts than its default clean-up does;
-2. marks silences between words of at least ``pause_min_seconds`` as a marker word, e.g. ``(3 s)``;
-3. optionally marks words whose probability is below ``uncertain_threshold``, e.g. ``word [?]``.
-Markers are words of their own in ``segment.words`` (probability 1.0, spanning the pause), so every
-later stage that rebuilds text from words keeps them.
+1. The language: the configured one, or detected first (on the first window with sound; the
+   study's ``expected_languages`` weighted, :func:`choose_language`).
+2. Decoding with the options of :func:`decode_options`: temperature ``[0.0]`` by default, so two
+   runs give the same bytes; the verbatim prompt of that language only when ``verbatim.use_prompt``
+   is on (off by default: measured, it adds words; README, verbatim mode).
+3. The guard (:mod:`pipeline.verbatim`): words outside Silero VAD speech, prompt echoes and looping
+   repeats are dropped; a speech region of 1 s or more without words is decoded again on its own
+   or marked ``[inaudible mm:ss–mm:ss]``. What it did is counted in the provenance and the log.
+4. Verbatim markers: pauses (silence between words, no VAD speech) of at least
+   ``pause_min_seconds`` as ``(3 s)``; optionally uncertain words as ``word [?]``.
+Markers are words of their own in ``segment.words`` (probability 1.0, spanning the pause or the
+region), so every later stage that rebuilds text from words keeps them.
 """
 
 from __future__ import annotations
