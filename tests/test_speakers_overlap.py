@@ -54,7 +54,9 @@ def test_words_in_overlap_are_flagged_and_their_segment_marked():
 
 
 def _settings(num=None, lo=1, hi=6) -> ResolvedSpeakers:
-    return ResolvedSpeakers(backend="auto", num_speakers=num, min_speakers=lo, max_speakers=hi, interviewer=None)
+    return ResolvedSpeakers(
+        backend="auto", num_speakers=num, min_speakers=lo, max_speakers=hi, interviewer=None
+    )
 
 
 def test_count_note_says_when_the_asked_count_is_not_met():
