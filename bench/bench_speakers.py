@@ -179,7 +179,11 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
     backend = EmbeddingBackend(config)
     overlap_backend = EmbeddingBackend(
         config.model_copy(
-            update={"embedding": config.embedding.model_copy(update={"overlap_detection": True})}
+            update={
+                "embedding": config.embedding.model_copy(
+                    update={"overlap_detection": True, "segmentation": False}
+                )
+            }
         )
     )
     rows = []
@@ -201,6 +205,7 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
         regions = speech_regions(speech_probabilities(x), config.embedding, duration)
         parts = der_parts(ref, hyp, duration)
         ref_ov, found_ov, hit_ov = overlap_match(ref, ov.overlaps)
+        _, seg_found, seg_hit = overlap_match(ref, d.overlaps)
         rows.append(
             {
                 "file": name,
@@ -220,6 +225,8 @@ def bench_der(config: SpeakersConfig, interviews: list[tuple[str, Path, Annotati
                 "overlap_floor_der_collar025": round(one_label_floor(ref, duration), 4),
                 "reference_overlap_s": round(ref_ov, 2),
                 "reference_speech_s": round(ref.get_timeline().support().duration(), 2),
+                "overlap_found_s": round(seg_found, 2),
+                "overlap_found_in_reference_overlap_s": round(seg_hit, 2),
                 "overlap_detection": {
                     "der_collar025": round(der(ref, to_annotation(ov.all_turns), duration, 0.25), 4),
                     "found_s": round(found_ov, 2),
@@ -606,6 +613,12 @@ def main() -> int:
         "reference_overlap_share": round(ov_ref / sum(r["reference_speech_s"] for r in target), 4),
         "count_right": f"{sum(r['found_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
         "count_attainable": f"{sum(r['countable_speakers'] == r['true_speakers'] for r in target)}/{len(target)}",
+        "overlap_precision": round(
+            sum(r["overlap_found_in_reference_overlap_s"] for r in target)
+            / max(sum(r["overlap_found_s"] for r in target), 1e-9),
+            3,
+        ),
+        "overlap_recall": round(sum(r["overlap_found_in_reference_overlap_s"] for r in target) / ov_ref, 3),
         "overlap_detection_mean_der_collar025": round(
             statistics.mean(r["overlap_detection"]["der_collar025"] for r in target), 4
         ),

@@ -119,7 +119,21 @@ def test_one_speaker_recording_gets_one_speaker():
 
 def decode(path: Path) -> np.ndarray:
     raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-f",
+            "f32le",
+            "-",
+        ],
         check=True,
         capture_output=True,
     ).stdout

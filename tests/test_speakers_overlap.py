@@ -54,7 +54,9 @@ def test_words_in_overlap_are_flagged_and_their_segment_marked():
 
 
 def _settings(num=None, lo=1, hi=6) -> ResolvedSpeakers:
-    return ResolvedSpeakers(backend="auto", num_speakers=num, min_speakers=lo, max_speakers=hi, interviewer=None)
+    return ResolvedSpeakers(
+        backend="auto", num_speakers=num, min_speakers=lo, max_speakers=hi, interviewer=None
+    )
 
 
 def test_count_note_says_when_the_asked_count_is_not_met():
@@ -87,3 +89,14 @@ def test_a_corrupt_model_file_is_refused(tmp_path):
     with pytest.raises(FetchError, match="sha256"):
         model_path("segmentation-3.0.bin", cache_dir=tmp_path, download=False)
     assert model_path("campplus_cn_en_common.pt", cache_dir=tmp_path, download=False) is None
+
+
+def test_min_and_max_speakers_options_reach_the_config():
+    from pipeline.cli import _config, build_parser
+
+    args = build_parser().parse_args(
+        ["run", "a.wav", "--out", "o", "--min-speakers", "2", "--max-speakers", "4"]
+    )
+    cfg = _config(args).speakers
+    assert (cfg.min_speakers, cfg.max_speakers, cfg.num_speakers) == (2, 4, None)
+    assert cfg.for_interview("x").min_speakers == 2

@@ -93,7 +93,8 @@ def _boundary_score(words: list[Word], i: int) -> float:
 def snap_changes(words: list[Word]) -> list[Word]:
     """Move each speaker change to the best boundary (longest pause, sentence end) within
     ``SNAP_WORDS`` words, so a turn never starts inside a phrase (a name cut in two) because the
-    voices' turns were a few frames off. A change already at a pause of >= 0.3 s stays."""
+    voices' turns were a few frames off. A change at a pause of >= 0.15 s stays; a change moves only
+    to a boundary scoring >= 0.25 and 0.1 above the current one."""
     labels = [w.speaker for w in words]
     i = 1
     while i < len(labels):
@@ -102,7 +103,7 @@ def snap_changes(words: list[Word]) -> list[Word]:
             continue
         here = _boundary_score(words, i)
         best, best_score = i, here
-        if here < 0.3:
+        if here < 0.15:
             for j in range(max(1, i - SNAP_WORDS), min(len(words), i + SNAP_WORDS + 1)):
                 lo, hi = min(i, j), max(i, j)
                 run = labels[lo:hi]
@@ -110,7 +111,7 @@ def snap_changes(words: list[Word]) -> list[Word]:
                 if j == i or any(x != same for x in run):
                     continue  # only move across words of one of the two speakers
                 score = _boundary_score(words, j)
-                if score > best_score + 0.1:
+                if score >= 0.25 and score > best_score + 0.1:
                     best, best_score = j, score
         if best < i:
             labels[best:i] = [labels[i]] * (i - best)

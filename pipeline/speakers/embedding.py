@@ -369,7 +369,8 @@ class EmbeddingBackend(SpeakerBackend):
             if max(local) <= 1:  # no 10 s stretch holds two voices: one speaker
                 settings = settings.model_copy(update={"max_speakers": 1})
             else:  # at least as many speakers as one 10 s stretch holds
-                settings = settings.model_copy(update={"min_speakers": min(max(local), settings.max_speakers)})
+                floor = max(settings.min_speakers, min(max(local), settings.max_speakers))
+                settings = settings.model_copy(update={"min_speakers": floor})
         labels, info = _cluster(emb, spans, settings, cfg)
         turns = label_frames(regions, spans, labels, duration)
         overlaps: list[tuple[float, float]] = []

@@ -158,6 +158,8 @@ def count_note(settings: ResolvedSpeakers, found: int) -> str | None:
         want = f"at most {settings.max_speakers} speakers asked"
     else:
         return None
+    if found == 0:
+        return f"{want}, none: no words were recognised"
     return (
         f"{want}, {found} hold words: the audio does not separate more voices "
         "(too little speech of one, or voices too alike)"
