@@ -173,6 +173,12 @@ class Deidentifier:
 
         return names, data.words | stop_words("da") | FILLERS | COMMON_PROPER
 
+    @staticmethod
+    def _danish_complete() -> bool:
+        from pipeline.deid.danish_data import load_danish_data
+
+        return load_danish_data().complete
+
     def language_of(self, transcript: Transcript) -> tuple[str, str]:
         """(language code, where it came from: config, transcript, detected or default)."""
         cfg = self.config
@@ -243,6 +249,7 @@ class Deidentifier:
             "stage_version": STAGE_VERSION,
             "language": lang,
             "language_source": lang_source,
+            **({"danish_lists": self._danish_complete()} if lang == "da" else {}),
             "ner": lang in self._nlp,
             "replacements": len(redactions),
             **self.config.public_summary(),
