@@ -73,6 +73,19 @@ def test_fetch_replaces_a_damaged_list(tmp_path):
     assert "Apache License" in (tmp_path / "dacy-LICENSE.txt").read_text(encoding="utf-8")
 
 
+def test_missing_lists_fall_back_to_faker_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("INTERVIEW_PIPELINE_CACHE", str(tmp_path))
+    load_danish_data.cache_clear()
+    try:
+        bare = load_danish_data()
+        assert not bare.complete and not bare.words and "holstebro" in bare.towns
+        assert "mette" in bare.first  # Faker's da_DK names
+        assert any("deid-da" in r.getMessage() for r in caplog.records)
+        assert not (tmp_path / "deid-da" / NAMES_FILE).exists()  # nothing is fetched at run time
+    finally:
+        load_danish_data.cache_clear()
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -174,6 +187,7 @@ def test_danish_text_without_personal_data_keeps_its_words(engine):
     raw = read_transcript_file(DATA / "deid_da_no_pii.txt")
     shareable, reds = engine.deidentify(raw, PseudonymKey())
     assert shareable.provenance["deidentify"]["language"] == "da"
+    assert shareable.provenance["deidentify"]["danish_lists"] is True
     assert len(reds) <= 2
     assert [s.label for s in shareable.speakers] == ["Interviewer", "Deltager"]
 
