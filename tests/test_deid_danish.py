@@ -135,6 +135,7 @@ def test_danish_places_and_workplaces(data, text, expected):
         ("Min søn er nitten, og min datter er 14.", ["nitten", "14"]),
         ("Jeg var 36, lige efter min barsel.", ["36"]),
         ("Per er toogtres.", ["toogtres"]),
+        ("Han fylder 75 til marts.", ["75"]),
         ("Jeg har været der i elleve år.", []),
         ("Det var for 20 år siden.", []),
         ("Vi er cirka tredive sygeplejersker.", []),

@@ -268,6 +268,12 @@ AGE_CUED = re.compile(
     rf"(?P<age>1[01]\d|\d{{1,2}}|{NUMBER_WORD_TEEN_DA})\b(?=\s*(?:[,;!?)]|\.(?!\d)|$|og\b|nu\b|i\s+dag\b))",
     re.IGNORECASE,
 )
+# "fylder 75 til marts", "fyldte 40 i går": the verb says it is an age, whatever follows.
+AGE_TURNS = re.compile(
+    rf"\b(?:fylder|fyldte|fyldt|runder|rundede|rundet)\s+(?:lige\s+|snart\s+)?"
+    rf"(?P<age>1[01]\d|\d{{1,2}}|{NUMBER_WORD_TEEN_DA})\b(?!\s*(?:%|kr|kroner|km|meter|minutter|timer|dage|uger|måneder))",
+    re.IGNORECASE,
+)
 NOT_AGE_BEFORE = frozenset("i for om efter på hvert hver de de sidste næste første over under siden".split())
 
 
@@ -288,4 +294,6 @@ class DanishAgeRecognizer(InterviewRecognizer):
                 out.append(self.result("AGE", m.start("age"), m.end("age"), 0.5, "Danish age in years"))
         for m in AGE_CUED.finditer(text):
             out.append(self.result("AGE", m.start("age"), m.end("age"), 0.55, "Danish age cue"))
+        for m in AGE_TURNS.finditer(text):
+            out.append(self.result("AGE", m.start("age"), m.end("age"), 0.6, "Danish age: turns"))
         return out
