@@ -104,13 +104,18 @@ def _fetch_words(target: Path) -> None:
         )
     with tempfile.TemporaryDirectory(prefix="deid-da-") as tmp:
         os.chmod(tmp, 0o755)  # apt's sandbox user must be able to write the download here
-        proc = subprocess.run(
-            ["apt-get", "download", "-q", WDANISH_SPEC], cwd=tmp, capture_output=True, text=True
-        )
-        debs = list(Path(tmp).glob("wdanish_*.deb"))
-        if proc.returncode != 0 or not debs:
+        # the pinned version first; another release's package is accepted when its list is the same
+        for spec in (WDANISH_SPEC, WDANISH_SPEC.split("=")[0]):
+            proc = subprocess.run(
+                ["apt-get", "download", "-q", spec], cwd=tmp, capture_output=True, text=True
+            )
+            debs = list(Path(tmp).glob("wdanish_*.deb"))
+            if proc.returncode == 0 and debs:
+                break
+        else:
             raise DanishDataError(f"apt-get download {WDANISH_SPEC} failed (exit {proc.returncode})")
-        if _sha256(debs[0].read_bytes()) != WDANISH_DEB_SHA256:
+        deb = debs[0].read_bytes()
+        if spec == WDANISH_SPEC and _sha256(deb) != WDANISH_DEB_SHA256:
             raise DanishDataError(f"{debs[0].name}: sha256 does not match the recorded one")
         tar_bytes = subprocess.run(
             ["dpkg-deb", "--fsys-tarfile", str(debs[0])], capture_output=True, check=True
