@@ -118,6 +118,7 @@ def test_danish_addresses(data, text, expected):
             {"Sundhedshuset", "Winther & Partnere"},
         ),
         ("De bor i kolding nu.", {"kolding"}),
+        ("Spørg Lokalhistorisk Forening for Egvad.", {"Lokalhistorisk Forening for Egvad"}),
         ("Vi var en uge i Sverige og ellers i Danmark.", set()),
         ("Jeg læste lidt på Facebook.", set()),
         ("Det er afdeling 4131 på hjertemedicinsk.", set()),
@@ -168,7 +169,9 @@ def test_danish_name_cues(data, text, expected):
         ("Hans bror Per kom også.", ["Per"]),
         ("Vi snakkede med Bo i går.", ["Bo"]),
         ("Vi skal bo der, per måned koster det meget.", []),
-        ("Per fisker om sommeren.", []),  # a sentence's first word needs more support
+        ("Søren kommer hver søndag.", ["Søren"]),
+        ("Hans bror kom også.", []),  # 'hans' (his) is a stop word
+        ("August er en god måned.", []),  # not a frequent enough first name
     ],
 )
 def test_capitalised_names_that_are_also_words(data, text, expected):
