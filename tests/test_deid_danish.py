@@ -187,6 +187,16 @@ def test_fillers_and_exclamations_are_not_names(engine):
     assert reds == []
 
 
+def test_hans_is_a_name_inside_a_sentence_and_a_pronoun_at_its_start(engine):
+    text = (
+        "Deltager: Hans bror bor i nærheden, og vi ser ham tit, men det er ikke så nemt.\n"
+        "Deltager: Jeg talte med Hans i går, og han sagde, at han ikke kunne komme alligevel.\n"
+    )
+    shareable, reds = engine.deidentify(parse_text_transcript(text, "hans"), PseudonymKey())
+    assert [r.text for r in reds] == ["Hans"] and reds[0].segment_id == 1
+    assert shareable.segments[0].text.startswith("Hans bror")
+
+
 def test_danish_text_without_personal_data_keeps_its_words(engine):
     raw = read_transcript_file(DATA / "deid_da_no_pii.txt")
     shareable, reds = engine.deidentify(raw, PseudonymKey())

@@ -310,7 +310,8 @@ class Deidentifier:
         if d.entity_type == "DATE_TIME" and self.config.dates == "generalise":
             return is_identifying_date(d.text) and not is_bare_year(d.text)
         if d.entity_type == "PERSON":
-            own = stop_words(lang) if lang != "en" else frozenset()
+            # "Hans" is a name as well as "his": recognizers only report it where it is a name
+            own = (stop_words(lang) - {"hans"}) if lang != "en" else frozenset()
             return any(
                 fold(w) not in FUNCTION_WORDS and fold(w) not in TITLES and w.lower() not in own
                 for w in WORD_RE.findall(d.text)
