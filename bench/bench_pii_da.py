@@ -2,7 +2,9 @@
 
 Two transcripts mark each planted value as ``{TYPE:value}``: ``tests/data/deid_da_interview.txt``
 (the one the Danish recognizers were developed on) and ``tests/data/deid_da_interview_2.txt``
-(written afterwards as a check; two fixes came from it: "X & Partnere" and "-huset" compounds).
+(written afterwards as a check; two fixes came from it: "X & Partnere" and "-huset" compounds) and
+``tests/data/deid_da_interview_3.txt`` (written last: 52 of 55 before the two fixes that came
+from it, frequent first names that are also words opening a sentence, "Forening for X").
 The marks are removed, the plain ``Speaker: text`` file goes through ``python -m pipeline deidentify
 FILE --out DIR`` with no configuration (a fresh output folder, no passphrase), and the restricted
 redaction log is compared with the marks:
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILES = [
     ROOT / "tests" / "data" / "deid_da_interview.txt",
     ROOT / "tests" / "data" / "deid_da_interview_2.txt",
+    ROOT / "tests" / "data" / "deid_da_interview_3.txt",
 ]
 RESULTS = ROOT / "bench" / "results" / "pii_da.json"
 MARK = re.compile(r"\{(?P<type>[A-Z_]+):(?P<value>[^{}]+)\}")

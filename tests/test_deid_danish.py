@@ -73,6 +73,19 @@ def test_fetch_replaces_a_damaged_list(tmp_path):
     assert "Apache License" in (tmp_path / "dacy-LICENSE.txt").read_text(encoding="utf-8")
 
 
+def test_missing_lists_fall_back_to_faker_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("INTERVIEW_PIPELINE_CACHE", str(tmp_path))
+    load_danish_data.cache_clear()
+    try:
+        bare = load_danish_data()
+        assert not bare.complete and not bare.words and "holstebro" in bare.towns
+        assert "mette" in bare.first  # Faker's da_DK names
+        assert any("deid-da" in r.getMessage() for r in caplog.records)
+        assert not (tmp_path / "deid-da" / NAMES_FILE).exists()  # nothing is fetched at run time
+    finally:
+        load_danish_data.cache_clear()
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -105,6 +118,7 @@ def test_danish_addresses(data, text, expected):
             {"Sundhedshuset", "Winther & Partnere"},
         ),
         ("De bor i kolding nu.", {"kolding"}),
+        ("Spørg Lokalhistorisk Forening for Egvad.", {"Lokalhistorisk Forening for Egvad"}),
         ("Vi var en uge i Sverige og ellers i Danmark.", set()),
         ("Jeg læste lidt på Facebook.", set()),
         ("Det er afdeling 4131 på hjertemedicinsk.", set()),
@@ -122,6 +136,7 @@ def test_danish_places_and_workplaces(data, text, expected):
         ("Min søn er nitten, og min datter er 14.", ["nitten", "14"]),
         ("Jeg var 36, lige efter min barsel.", ["36"]),
         ("Per er toogtres.", ["toogtres"]),
+        ("Han fylder 75 til marts.", ["75"]),
         ("Jeg har været der i elleve år.", []),
         ("Det var for 20 år siden.", []),
         ("Vi er cirka tredive sygeplejersker.", []),
@@ -154,7 +169,9 @@ def test_danish_name_cues(data, text, expected):
         ("Hans bror Per kom også.", ["Per"]),
         ("Vi snakkede med Bo i går.", ["Bo"]),
         ("Vi skal bo der, per måned koster det meget.", []),
-        ("Per fisker om sommeren.", []),  # a sentence's first word needs more support
+        ("Søren kommer hver søndag.", ["Søren"]),
+        ("Hans bror kom også.", []),  # 'hans' (his) is a stop word
+        ("August er en god måned.", []),  # not a frequent enough first name
     ],
 )
 def test_capitalised_names_that_are_also_words(data, text, expected):
@@ -170,10 +187,21 @@ def test_fillers_and_exclamations_are_not_names(engine):
     assert reds == []
 
 
+def test_hans_is_a_name_inside_a_sentence_and_a_pronoun_at_its_start(engine):
+    text = (
+        "Deltager: Hans bror bor i nærheden, og vi ser ham tit, men det er ikke så nemt.\n"
+        "Deltager: Jeg talte med Hans i går, og han sagde, at han ikke kunne komme alligevel.\n"
+    )
+    shareable, reds = engine.deidentify(parse_text_transcript(text, "hans"), PseudonymKey())
+    assert [r.text for r in reds] == ["Hans"] and reds[0].segment_id == 1
+    assert shareable.segments[0].text.startswith("Hans bror")
+
+
 def test_danish_text_without_personal_data_keeps_its_words(engine):
     raw = read_transcript_file(DATA / "deid_da_no_pii.txt")
     shareable, reds = engine.deidentify(raw, PseudonymKey())
     assert shareable.provenance["deidentify"]["language"] == "da"
+    assert shareable.provenance["deidentify"]["danish_lists"] is True
     assert len(reds) <= 2
     assert [s.label for s in shareable.speakers] == ["Interviewer", "Deltager"]
 

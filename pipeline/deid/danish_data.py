@@ -11,9 +11,10 @@ No Danish NER model installs offline, so Danish detection leans on lists:
 * towns, street names and country names from Faker's ``da_DK`` provider (installed with Faker).
 
 ``fetch()`` puts the two fetched files into ``<model cache>/deid-da/`` (``python -m
-pipeline.deid.danish_data``, which ``scripts/install_danish_data.sh`` runs at install time); the first
-use fetches them when they are missing. Each file is checked against its recorded sha256 on every load.
-When a file cannot be had, Danish de-identification still runs on Faker's lists and logs a warning.
+pipeline.deid.danish_data``, which ``scripts/install_danish_data.sh`` runs at install time). Running
+the pipeline never opens a network connection (SECURITY.md): each file is checked against its
+recorded sha256 on every load, and when one is missing or damaged Danish de-identification runs on
+Faker's lists, logs a warning naming the fix, and records ``danish_lists: false`` in provenance.
 """
 
 from __future__ import annotations
@@ -103,13 +104,18 @@ def _fetch_words(target: Path) -> None:
         )
     with tempfile.TemporaryDirectory(prefix="deid-da-") as tmp:
         os.chmod(tmp, 0o755)  # apt's sandbox user must be able to write the download here
-        proc = subprocess.run(
-            ["apt-get", "download", "-q", WDANISH_SPEC], cwd=tmp, capture_output=True, text=True
-        )
-        debs = list(Path(tmp).glob("wdanish_*.deb"))
-        if proc.returncode != 0 or not debs:
+        # the pinned version first; another release's package is accepted when its list is the same
+        for spec in (WDANISH_SPEC, WDANISH_SPEC.split("=")[0]):
+            proc = subprocess.run(
+                ["apt-get", "download", "-q", spec], cwd=tmp, capture_output=True, text=True
+            )
+            debs = list(Path(tmp).glob("wdanish_*.deb"))
+            if proc.returncode == 0 and debs:
+                break
+        else:
             raise DanishDataError(f"apt-get download {WDANISH_SPEC} failed (exit {proc.returncode})")
-        if _sha256(debs[0].read_bytes()) != WDANISH_DEB_SHA256:
+        deb = debs[0].read_bytes()
+        if spec == WDANISH_SPEC and _sha256(deb) != WDANISH_DEB_SHA256:
             raise DanishDataError(f"{debs[0].name}: sha256 does not match the recorded one")
         tar_bytes = subprocess.run(
             ["dpkg-deb", "--fsys-tarfile", str(debs[0])], capture_output=True, check=True
@@ -193,8 +199,8 @@ def _faker_places(data: DanishData) -> None:
 
 
 @lru_cache(maxsize=1)
-def load_danish_data(fetch_missing: bool = True) -> DanishData:
-    """The Danish lists; fetches missing files on first use; Faker's lists alone when that fails."""
+def load_danish_data(fetch_missing: bool = False) -> DanishData:
+    """The Danish lists (``fetch_missing``: fetch missing files first); Faker's lists alone without them."""
     target = data_dir()
     names, words = target / NAMES_FILE, target / WORDS_FILE
     if fetch_missing and not (_valid(names, NAMES_SHA256) and _valid(words, WORDS_SHA256)):

@@ -174,6 +174,12 @@ class Deidentifier:
 
         return names, data.words | stop_words("da") | FILLERS | COMMON_PROPER
 
+    @staticmethod
+    def _danish_complete() -> bool:
+        from pipeline.deid.danish_data import load_danish_data
+
+        return load_danish_data().complete
+
     def language_of(self, transcript: Transcript) -> tuple[str, str]:
         """(language code, where it came from: config, transcript, detected or default)."""
         cfg = self.config
@@ -247,6 +253,7 @@ class Deidentifier:
             "stage_version": STAGE_VERSION,
             "language": lang,
             "language_source": lang_source,
+            **({"danish_lists": self._danish_complete()} if lang == "da" else {}),
             "ner": lang in self._nlp,
             "replacements": len(redactions),
             **self.config.public_summary(),
@@ -307,7 +314,8 @@ class Deidentifier:
         if d.entity_type == "DATE_TIME" and self.config.dates == "generalise":
             return is_identifying_date(d.text) and not is_bare_year(d.text)
         if d.entity_type == "PERSON":
-            own = stop_words(lang) if lang != "en" else frozenset()
+            # "Hans" is a name as well as "his": recognizers only report it where it is a name
+            own = (stop_words(lang) - {"hans"}) if lang != "en" else frozenset()
             return any(
                 fold(w) not in FUNCTION_WORDS and fold(w) not in TITLES and w.lower() not in own
                 for w in WORD_RE.findall(d.text)

@@ -12,6 +12,7 @@ from presidio_analyzer import RecognizerResult
 
 from pipeline.deid.danish_data import DanishData
 from pipeline.deid.gazetteer import fold
+from pipeline.deid.language import stop_words
 from pipeline.deid.recognizers.base import InterviewRecognizer
 from pipeline.deid.recognizers.names import words_of
 
@@ -87,9 +88,22 @@ class DanishNameCueRecognizer(InterviewRecognizer):
         return out
 
 
+# Verbs that follow a person at the start of a sentence: "Søren kommer hver søndag".
+PERSON_VERBS = frozenset(
+    """er var har havde kommer kom bor boede går gik siger sagde arbejder arbejdede ringer ringede kan
+    skal vil blev bliver fik får ser så tager tog laver lavede synes syntes mener mente hjælper hjalp
+    passer læser spiller fisker kører kørte hedder hed døde fylder fyldte flyttede tror troede""".split()
+)
+
+
+# Frequent first names that open sentences as ordinary words ("August er ...", "Lykke er ...").
+WORD_FIRST = frozenset("august lykke tom tage mark sten ester iris rosa viola kristen anker frede".split())
+
+
 class DanishNameRecognizer(InterviewRecognizer):
     """A capitalised word inside a sentence that the name list knows, even when it is also an ordinary
-    word ('Per', 'Bo', 'Kim'): Danish does not capitalise ordinary words there."""
+    word ('Per', 'Bo', 'Kim'): Danish does not capitalise ordinary words there. At the start of a
+    sentence such a frequent first name counts when a verb follows ('Søren kommer', 'Mads er')."""
 
     ENTITIES = ("PERSON",)
 
@@ -100,13 +114,28 @@ class DanishNameRecognizer(InterviewRecognizer):
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out = []
-        for w in words_of(text):
+        words = words_of(text)
+        for i, w in enumerate(words):
             f = fold(w.text)
-            if w.sent_start or not w.cap or w.text.isupper() or f in CAPITAL_PRONOUNS or f in self.data.towns:
+            if not w.cap or w.text.isupper() or f in CAPITAL_PRONOUNS or f in self.data.towns:
                 continue
-            count = self.data.first.get(f, 0) + self.data.last.get(f, 0)
-            if count >= self.min_count and self.data.is_word(w.text):
-                out.append(self.result("PERSON", w.start, w.end, 0.5, "capitalised Danish name"))
+            if not self.data.is_word(w.text):
+                continue  # the name gazetteer's case
+            if not w.sent_start:
+                count = self.data.first.get(f, 0) + self.data.last.get(f, 0)
+                if count >= self.min_count:
+                    out.append(self.result("PERSON", w.start, w.end, 0.5, "capitalised Danish name"))
+                continue
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            if (
+                self.data.first.get(f, 0) >= 3 * self.min_count
+                and w.text.lower() not in stop_words("da")
+                and f not in WORD_FIRST
+                and nxt is not None
+                and not text[w.end : nxt.start].strip()
+                and nxt.text.lower() in PERSON_VERBS
+            ):
+                out.append(self.result("PERSON", w.start, w.end, 0.45, "Danish first name before a verb"))
         return out
 
 
@@ -126,6 +155,8 @@ INSTITUTION_RE = re.compile(
     rf"|(?<![\w-])(?:{_CAP}\s+){{0,2}}[A-ZÆØÅ][\wæøå]+(?:{INSTITUTION})\b"
     rf"|(?<![\w-])(?:Region|Kommune|Universitet)\s+{_CAP}",
 )
+# "Lokalhistorisk Forening for Egvad", "Foreningen af Danske Biavlere": the name goes on.
+INSTITUTION_TAIL = re.compile(rf"\s+(?:for|af)\s+(?:{_CAP}\s+){{0,2}}{_CAP}")
 PLACE_CUES = frozenset("i på hos fra til ved nær omkring udenfor mod bor boede arbejder arbejdede".split())
 ORG_CUES = frozenset({"hos", "på"})
 # Fillers and interjections of Danish speech: never a name ("Øhm, det var svært").
@@ -180,9 +211,22 @@ class DanishPlaceRecognizer(InterviewRecognizer):
                 if fold(town.split()[0]) not in CAPITAL_PRONOUNS:
                     out.append(self.result("LOCATION", m.start(), m.end(), 0.7, "postcode and town"))
         for m in INSTITUTION_RE.finditer(text):
-            out.append(self.result("ORGANIZATION", m.start(), m.end(), 0.6, "Danish institution"))
+            tail = INSTITUTION_TAIL.match(text, m.end())
+            end = tail.end() if tail else m.end()
+            out.append(self.result("ORGANIZATION", self._name_start(text, m), end, 0.6, "Danish institution"))
         out += self._after_cue(text, words)
         return out
+
+    def _name_start(self, text: str, m: re.Match) -> int:
+        """Drop a sentence's ordinary first word from 'Spørg Lokalhistorisk Forening': the name
+        keeps at least one capitalised word before the institution word."""
+        parts = list(re.finditer(r"\S+", m.group(0)))
+        first = parts[0]
+        before = text[: m.start()].rstrip()
+        sent_start = not before or before[-1] in '.!?:;"“(–—…'
+        if len(parts) >= 3 and sent_start and self.data.is_word(first.group(0).rstrip(",")):
+            return m.start() + parts[1].start()
+        return m.start()
 
     def _after_cue(self, text: str, words) -> list[RecognizerResult]:
         """'hos Novo Nordisk', 'i Netto', 'på Rigshospitalet': capitalised words inside a sentence
@@ -268,6 +312,12 @@ AGE_CUED = re.compile(
     rf"(?P<age>1[01]\d|\d{{1,2}}|{NUMBER_WORD_TEEN_DA})\b(?=\s*(?:[,;!?)]|\.(?!\d)|$|og\b|nu\b|i\s+dag\b))",
     re.IGNORECASE,
 )
+# "fylder 75 til marts", "fyldte 40 i går": the verb says it is an age, whatever follows.
+AGE_TURNS = re.compile(
+    rf"\b(?:fylder|fyldte|fyldt|runder|rundede|rundet)\s+(?:lige\s+|snart\s+)?"
+    rf"(?P<age>1[01]\d|\d{{1,2}}|{NUMBER_WORD_TEEN_DA})\b(?!\s*(?:%|kr|kroner|km|meter|minutter|timer|dage|uger|måneder))",
+    re.IGNORECASE,
+)
 NOT_AGE_BEFORE = frozenset("i for om efter på hvert hver de de sidste næste første over under siden".split())
 
 
@@ -288,4 +338,6 @@ class DanishAgeRecognizer(InterviewRecognizer):
                 out.append(self.result("AGE", m.start("age"), m.end("age"), 0.5, "Danish age in years"))
         for m in AGE_CUED.finditer(text):
             out.append(self.result("AGE", m.start("age"), m.end("age"), 0.55, "Danish age cue"))
+        for m in AGE_TURNS.finditer(text):
+            out.append(self.result("AGE", m.start("age"), m.end("age"), 0.6, "Danish age: turns"))
         return out
