@@ -100,6 +100,20 @@ LEAK_CASES = [
         [],
     ),
     (
+        "phone-and-en",
+        "en",
+        ["Call me on twenty two, thirty four and fifty six, seventy eight."],
+        ["twenty two", "thirty four", "fifty six", "seventy eight"],
+        [],
+    ),
+    (
+        "phone-written-pairs-da",
+        "da",
+        ["Mit nummer er 22, 34, 56, 78, ring bare."],
+        ["22", "34", "56", "78"],
+        [],
+    ),
+    (
         "cpr-groups-en",
         "en",
         ["My CPR number is one, two, oh, five, eight, five … one, two, three, four."],
@@ -224,6 +238,7 @@ KEEP_CASES = [
     ("da", ["Jeg arbejder på et lager, og jeg har været der i otte år."]),
     ("da", ["Hvad synes du om det?", "Det var godt, altså."]),
     ("da", ["Det kostede to millioner, tre hundrede tusind kroner i to tusind og ti."]),
+    ("da", ["Vi fik 5, 10, 15 og 20 point i de fire runder."]),
 ]
 
 

@@ -21,9 +21,9 @@ from pipeline.deid.recognizers.address import StreetAddressRecognizer
 from pipeline.deid.recognizers.base import InterviewRecognizer, preceding_words
 from pipeline.deid.recognizers.contact import has_public_suffix
 from pipeline.deid.recognizers.numbers import PHONE_CONTEXT, DkCprRecognizer
-from pipeline.deid.spoken import NormalisedText, Token, normalised_views
+from pipeline.deid.spoken import NormalisedText, Token, normalise, normalised_views
 
-SEPARATORS = frozenset({",", "-", ".", "…", "/", "dash", "streg", "bindestreg", "minus"})
+SEPARATORS = frozenset({",", "-", ".", "…", "/", "dash", "streg", "bindestreg", "minus", "and", "og"})
 PLUS = frozenset({"plus", "+"})
 CPR_CUES = frozenset({"cpr", "cpr-nummer", "personnummer", "cpr-nr", "personal", "civil", "social"})
 ID_CUES = frozenset(
@@ -146,7 +146,8 @@ class SpokenNumberRecognizer(InterviewRecognizer):
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
-        for view in normalised_views(text, self.supported_language):
+        views = normalised_views(text, self.supported_language)
+        for view in views or [NormalisedText(text, normalise(text, ""))]:  # written digits only
             out += self._runs_in(view)
             for rec in self.inner:
                 for r in rec.find(view.text, None):
@@ -160,12 +161,14 @@ class SpokenNumberRecognizer(InterviewRecognizer):
     def _runs_in(self, view: NormalisedText) -> list[RecognizerResult]:
         out = []
         for run in _runs(view.tokens):
-            if not any(t.spoken for t in run) or SCALE.search(view.original[run[0].start : run[-1].end]):
+            if SCALE.search(view.original[run[0].start : run[-1].end]):
                 continue
             digit_tokens = [t for t in run if t.is_digits]
             digits = "".join(t.text for t in digit_tokens)
             plus = run[0].text.lower() in PLUS
             cues = set(preceding_words(view.original, run[0].start, 8))
+            if not any(t.spoken for t in run) and not (plus or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))):
+                continue  # written digits without a cue: the ordinary recognizers' job ("5, 10, 15, 20")
             found = classify_run(digits, len(digit_tokens), plus, cues)
             if found:
                 kind, score = found
