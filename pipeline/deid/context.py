@@ -51,7 +51,7 @@ def _stop(word: str) -> bool:
     return f in FUNCTION_WORDS or f in DA_FUNCTION or f in ANSWER_FILLERS or f in TITLES
 
 
-def answers_to_name_questions(transcript: Transcript) -> list[Detection]:
+def answers_to_name_questions(transcript: Transcript, english_words: frozenset[str]) -> list[Detection]:
     """The name words of a short answer that follows a name question."""
     out = []
     segs = transcript.segments
@@ -69,7 +69,9 @@ def answers_to_name_questions(transcript: Transcript) -> list[Detection]:
             continue
         run: list[re.Match] = []
         for m in [*words, None]:
-            if m is not None and not _stop(m.group(0)) and (m.group(0)[0].isupper() or len(words) <= 2):
+            w = m.group(0) if m is not None else ""
+            unknown = transcript.language == "en" and w.lower() not in english_words  # "it's gunnvor"
+            if m is not None and not _stop(w) and (w[0].isupper() or len(words) <= 2 or unknown):
                 run.append(m)
                 continue
             if run:
@@ -212,7 +214,7 @@ def context_detections(
     english_words: frozenset[str],
 ) -> list[Detection]:
     """``dets`` with the answers, the names across boundaries and the grown names added."""
-    extra = answers_to_name_questions(transcript) + names_across_boundaries(transcript, detect)
+    extra = answers_to_name_questions(transcript, english_words) + names_across_boundaries(transcript, detect)
     dets = merge_into(dets, extra, transcript)
     dets = merge_into(dets, short_tails(transcript, dets), transcript)
     return grow_names(transcript, dets, english_words)

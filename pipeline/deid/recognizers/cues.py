@@ -157,21 +157,23 @@ _RELATION = (
 )
 DA_NAME_CUE = re.compile(
     rf"\b(?:hedder|hed|heder|kaldes|kaldet|kaldte|kalder (?:mig|ham|hende|os)|mit navn er|navnet er|"
+    rf"(?:call|calls|called) (?:her|him|them|us)|known as|goes by|went by|nicknamed|"
     rf"(?:min|mit|mine|hans|hendes|vores) (?:{_RELATION}),?)\s+(?P<name>{_CAP}(?:[ -]{_CAP}){{0,2}})"
 )
 # Danish writes only proper nouns with a capital: two of them in a row inside a sentence are a name.
 DA_CAPITALS = re.compile(rf"(?<=[\wæøå,] )(?P<name>{_CAP}(?:[ -]{_CAP})+)")
 
 
-class DanishNameCueRecognizer(InterviewRecognizer):
-    """Danish names by their cues ('hedder Hjørdis', 'min svigerdatter Mai') and, in Danish text,
+class MoreNameCueRecognizer(InterviewRecognizer):
+    """Names by cues the English name cues lack ('hedder Hjørdis', 'min svigerdatter Mai', 'we call
+    her Mudder', 'known as Bitten') and, in Danish text,
     capitalised words in a row inside a sentence ('talte med Sørenn Aagaard')."""
 
     ENTITIES = ("PERSON",)
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out = [
-            self.result("PERSON", m.start("name"), m.end("name"), 0.6, "Danish name cue")
+            self.result("PERSON", m.start("name"), m.end("name"), 0.6, "name cue")
             for m in DA_NAME_CUE.finditer(text)
             if not _plain(m.group("name"))
         ]

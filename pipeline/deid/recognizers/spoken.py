@@ -166,8 +166,11 @@ class SpokenNumberRecognizer(InterviewRecognizer):
             digit_tokens = [t for t in run if t.is_digits]
             digits = "".join(t.text for t in digit_tokens)
             plus = run[0].text.lower() in PLUS
-            cues = set(preceding_words(view.original, run[0].start, 8))
-            if not any(t.spoken for t in run) and not (plus or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))):
+            cues = {re.sub(r"['’]s$", "", w) for w in preceding_words(view.original, run[0].start, 8)}
+            one_by_one = len(digit_tokens) >= 7 and all(len(t.text) == 1 for t in digit_tokens)
+            if not any(t.spoken for t in run) and not (
+                plus or one_by_one or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))
+            ):
                 continue  # written digits without a cue: the ordinary recognizers' job ("5, 10, 15, 20")
             found = classify_run(digits, len(digit_tokens), plus, cues)
             if found:
