@@ -113,6 +113,9 @@ LEAK_CASES = [
         ["22", "34", "56", "78"],
         [],
     ),
+    ("phone-written-digits-en", "en", ["my number's 0 7 7 0 0 9 0 0 1 2 3"], ["0 7 7 0 0 9 0 0 1 2 3"], []),
+    ("nickname-en", "en", ["We call her Mudder, everybody does."], ["Mudder"], []),
+    ("name-answer-lower-long-en", "en", ["What's your name?", "uh, it's gunnvor"], ["gunnvor"], []),
     (
         "cpr-groups-en",
         "en",
