@@ -114,6 +114,20 @@ LEAK_CASES = [
         [],
     ),
     ("phone-written-digits-en", "en", ["my number's 0 7 7 0 0 9 0 0 1 2 3"], ["0 7 7 0 0 9 0 0 1 2 3"], []),
+    (
+        "number-across-segments-en",
+        "en",
+        ["My account number is four four one two, seven", "seven three nine, one one eight two, six."],
+        ["four four one two", "seven", "seven three nine", "one one eight two", "six"],
+        [],
+    ),
+    (
+        "number-across-segments-da",
+        "da",
+        ["Mit kundenummer er fire fire et to, syv", "syv tre ni, et et otte to."],
+        ["fire fire et to", "syv", "syv tre ni", "et et otte to"],
+        [],
+    ),
     ("nickname-en", "en", ["We call her Mudder, everybody does."], ["Mudder"], []),
     ("name-answer-lower-long-en", "en", ["What's your name?", "uh, it's gunnvor"], ["gunnvor"], []),
     (
@@ -255,11 +269,14 @@ def words_left(planted: list[str], shareable: str) -> list[str]:
     """The planted values, or their words, still in the shareable text.
 
     Each value is looked for whole; its words of three or more characters (and its numbers) are
-    looked for one by one too. Short words ("to", "en", "oh") are ordinary words elsewhere.
+    looked for one by one too. Short words ("to", "en", "oh") are ordinary words elsewhere, and a
+    single digit is in every label ("[PHONE_1]").
     """
     left = []
     for value in planted:
-        words = [value] + [w for w in re.findall(r"[^\W_]+", value) if len(w) >= 3 or w.isdigit()]
+        words = [value] + [
+            w for w in re.findall(r"[^\W_]+", value) if len(w) >= 3 or (w.isdigit() and len(w) >= 2)
+        ]
         for w in dict.fromkeys(words):
             if re.search(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])", shareable, re.IGNORECASE):
                 left.append(w)

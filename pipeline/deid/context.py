@@ -23,6 +23,7 @@ from dataclasses import replace
 from pipeline.deid.gazetteer import FUNCTION_WORDS, TITLES, WORD_RE, fold
 from pipeline.deid.pseudonyms import Detection
 from pipeline.deid.recognizers.cues import DA_FUNCTION
+from pipeline.deid.spoken import normalise
 from pipeline.schema import Transcript
 
 NAME_QUESTION = re.compile(
@@ -89,6 +90,15 @@ CUT_CUE = re.compile(
 )
 
 
+def _number_cut(a: str, b: str, lang: str) -> bool:
+    """Whether ``a`` ends and ``b`` starts with a number (in digits or words, any separator): a
+    phone or ID number read out across two segments."""
+    tail = normalise(a[-40:], lang[:2])
+    head = [t for t in normalise(b[:40], lang[:2]) if t.text not in (",", "-", "…", ".")]
+    tail = [t for t in tail if t.text not in (",", "-", "…", ".")]
+    return bool(tail and head and tail[-1].is_digits and head[0].is_digits)
+
+
 def names_across_boundaries(
     transcript: Transcript, detect: Callable[[str], list[Detection]]
 ) -> list[Detection]:
@@ -99,8 +109,8 @@ def names_across_boundaries(
         a, b = segs[i].text, segs[i + 1].text
         if not a.strip() or not b.strip() or re.search(r"[.!?…]\W*$", a):
             continue  # a sentence ended: a name does not run on over the cut
-        if not (CUT_NAME.search(a) or CUT_CUE.search(a)):
-            continue  # only a capitalised last word or a name cue can start a name that runs on
+        if not (CUT_NAME.search(a) or CUT_CUE.search(a) or _number_cut(a, b, transcript.language or "en")):
+            continue  # only a capitalised last word, a name cue or a number can run on over the cut
         cut_a = _word_cut(a, len(a) - WINDOW)
         head_end = b.find(" ", WINDOW) if len(b) > WINDOW else len(b)
         head_end = len(b) if head_end < 0 else head_end
