@@ -128,6 +128,15 @@ LEAK_CASES = [
         ["fire fire et to", "syv", "syv tre ni", "et et otte to"],
         [],
     ),
+    ("zip-spoken-en", "en", ["My zip code is nine oh two one oh, in the hills."], ["nine oh two one oh"], []),
+    (
+        "postcode-spoken-da",
+        "da",
+        ["Vi bor i ni tusind fem hundrede og tyve Skørping."],
+        ["tusind", "hundrede", "tyve", "Skørping"],
+        [],
+    ),
+    ("postcode-words-da", "da", ["Postnummeret er otte fire fem nul."], ["otte fire fem nul"], []),
     ("nickname-en", "en", ["We call her Mudder, everybody does."], ["Mudder"], []),
     ("name-answer-lower-long-en", "en", ["What's your name?", "uh, it's gunnvor"], ["gunnvor"], []),
     (

@@ -83,7 +83,8 @@ PLACE_CUE = re.compile(
 )
 DA_PREP_PLACE = re.compile(rf"(?<=[a-zæøå,] )(?:i|på|fra|til|ved)\s+(?P<place>{_NAME})")
 POSTCODE = re.compile(
-    rf"\b(?:(?:post\s?code|postal code|zip code|zip|postnummer|postnr\.?)\s*(?:is|er|:)?\s*(?P<code>\d{{4,5}})"
+    rf"\b(?:(?i:post\s?code|postal code|zip code|zip|postnummer(?:et)?|postnr\.?)\s*(?:is|er|:)?\s*"
+    rf"(?P<code>\d{{4,5}}|\d(?: \d){{3,4}})"
     rf"|(?:DK-)?(?P<dk>[1-9]\d{{3}})\s+(?P<town>{_CAP}(?:\s{_CAP})?))"
 )
 NOT_PLACE = frozenset(

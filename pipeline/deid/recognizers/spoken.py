@@ -20,6 +20,7 @@ from pipeline.deid.gazetteer import FUNCTION_WORDS
 from pipeline.deid.recognizers.address import StreetAddressRecognizer
 from pipeline.deid.recognizers.base import InterviewRecognizer, preceding_words
 from pipeline.deid.recognizers.contact import has_public_suffix
+from pipeline.deid.recognizers.cues import PlaceCueRecognizer
 from pipeline.deid.recognizers.numbers import PHONE_CONTEXT, DkCprRecognizer
 from pipeline.deid.spoken import NormalisedText, Token, normalise, normalised_views
 
@@ -134,7 +135,7 @@ class LicencePlateRecognizer(InterviewRecognizer):
 class SpokenNumberRecognizer(InterviewRecognizer):
     """Phone, CPR and ID numbers, street numbers and plates said in words (English, Danish, ...)."""
 
-    ENTITIES = ("PHONE_NUMBER", "DK_CPR", "ID_NUMBER", "STREET_ADDRESS")
+    ENTITIES = ("PHONE_NUMBER", "DK_CPR", "ID_NUMBER", "STREET_ADDRESS", "LOCATION")
 
     def __init__(self, language: str, **kw):
         super().__init__(language, **kw)
@@ -142,6 +143,7 @@ class SpokenNumberRecognizer(InterviewRecognizer):
             StreetAddressRecognizer(language),
             DkCprRecognizer(language),
             LicencePlateRecognizer(language),
+            PlaceCueRecognizer(language),  # postcodes said in words
         ]
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
