@@ -17,6 +17,7 @@ import re
 from presidio_analyzer import RecognizerResult
 
 from pipeline.deid.gazetteer import FUNCTION_WORDS, fold
+from pipeline.deid.recognizers.address import TRAILING_STRONG, TRAILING_WEAK
 from pipeline.deid.recognizers.base import InterviewRecognizer
 
 _LETTER = r"[^\W\d_]"
@@ -107,6 +108,14 @@ DA_FUNCTION = frozenset(
 )
 
 
+def _year_or_street(m: re.Match) -> bool:
+    """'2017 Polish' is a year and a nationality, '1257 St' a house number and a street word."""
+    town = m.group("town").split()[0]
+    if town.rstrip(".").lower() in TRAILING_STRONG or town.rstrip(".").lower() in TRAILING_WEAK:
+        return True
+    return 1900 <= int(m.group("dk")) <= 2039 and bool(re.search(r"(?:ish|ian|ese|ic|i|an|ch)$", town))
+
+
 class PlaceCueRecognizer(InterviewRecognizer):
     """Small places no list knows, by the words before them; postcodes beside a town."""
 
@@ -124,8 +133,10 @@ class PlaceCueRecognizer(InterviewRecognizer):
         for m in POSTCODE.finditer(text):
             if m.group("code"):
                 out.append(self.result("LOCATION", m.start("code"), m.end("code"), 0.6, "postcode cue"))
-            elif not _plain(m.group("town")) and not re.search(
-                r"\b(?:since|siden|year|år|until|around|omkring)\s+$", text[: m.start()]
+            elif (
+                not _plain(m.group("town"))
+                and not _year_or_street(m)
+                and not re.search(r"\b(?:since|siden|year|år|until|around|omkring)\s+$", text[: m.start()])
             ):
                 out.append(self.result("LOCATION", m.start(), m.end(), 0.55, "postcode and town"))
         return out

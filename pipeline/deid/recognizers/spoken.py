@@ -170,13 +170,16 @@ class SpokenNumberRecognizer(InterviewRecognizer):
             plus = run[0].text.lower() in PLUS
             cues = {re.sub(r"['’]s$", "", w) for w in preceding_words(view.original, run[0].start, 8)}
             one_by_one = len(digit_tokens) >= 7 and all(len(t.text) == 1 for t in digit_tokens)
-            if not any(t.spoken for t in run) and not (
-                plus or one_by_one or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))
+            written = not any(t.spoken for t in run)
+            commas = "," in view.original[run[0].start : run[-1].end]
+            if written and not (
+                one_by_one or (commas and (plus or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))))
             ):
-                continue  # written digits without a cue: the ordinary recognizers' job ("5, 10, 15, 20")
+                continue  # the digit recognizers read it; a cue-less list is no number ("5, 10, 15, 20")
             found = classify_run(digits, len(digit_tokens), plus, cues)
             if found:
                 kind, score = found
+                score = score - 0.15 if written else score  # a specific written pattern wins the type
                 start, end = run[0].start, max(t.end for t in run)
                 out.append(self.result(kind, start, end, score, "spoken digits"))
         return out
