@@ -100,6 +100,46 @@ LEAK_CASES = [
         [],
     ),
     (
+        "phone-and-en",
+        "en",
+        ["Call me on twenty two, thirty four and fifty six, seventy eight."],
+        ["twenty two", "thirty four", "fifty six", "seventy eight"],
+        [],
+    ),
+    (
+        "phone-written-pairs-da",
+        "da",
+        ["Mit nummer er 22, 34, 56, 78, ring bare."],
+        ["22", "34", "56", "78"],
+        [],
+    ),
+    ("phone-written-digits-en", "en", ["my number's 0 7 7 0 0 9 0 0 1 2 3"], ["0 7 7 0 0 9 0 0 1 2 3"], []),
+    (
+        "number-across-segments-en",
+        "en",
+        ["My account number is four four one two, seven", "seven three nine, one one eight two, six."],
+        ["four four one two", "seven", "seven three nine", "one one eight two", "six"],
+        [],
+    ),
+    (
+        "number-across-segments-da",
+        "da",
+        ["Mit kundenummer er fire fire et to, syv", "syv tre ni, et et otte to."],
+        ["fire fire et to", "syv", "syv tre ni", "et et otte to"],
+        [],
+    ),
+    ("zip-spoken-en", "en", ["My zip code is nine oh two one oh, in the hills."], ["nine oh two one oh"], []),
+    (
+        "postcode-spoken-da",
+        "da",
+        ["Vi bor i ni tusind fem hundrede og tyve Skørping."],
+        ["tusind", "hundrede", "tyve", "Skørping"],
+        [],
+    ),
+    ("postcode-words-da", "da", ["Postnummeret er otte fire fem nul."], ["otte fire fem nul"], []),
+    ("nickname-en", "en", ["We call her Mudder, everybody does."], ["Mudder"], []),
+    ("name-answer-lower-long-en", "en", ["What's your name?", "uh, it's gunnvor"], ["gunnvor"], []),
+    (
         "cpr-groups-en",
         "en",
         ["My CPR number is one, two, oh, five, eight, five … one, two, three, four."],
@@ -224,6 +264,7 @@ KEEP_CASES = [
     ("da", ["Jeg arbejder på et lager, og jeg har været der i otte år."]),
     ("da", ["Hvad synes du om det?", "Det var godt, altså."]),
     ("da", ["Det kostede to millioner, tre hundrede tusind kroner i to tusind og ti."]),
+    ("da", ["Vi fik 5, 10, 15 og 20 point i de fire runder."]),
 ]
 
 
@@ -237,11 +278,14 @@ def words_left(planted: list[str], shareable: str) -> list[str]:
     """The planted values, or their words, still in the shareable text.
 
     Each value is looked for whole; its words of three or more characters (and its numbers) are
-    looked for one by one too. Short words ("to", "en", "oh") are ordinary words elsewhere.
+    looked for one by one too. Short words ("to", "en", "oh") are ordinary words elsewhere, and a
+    single digit is in every label ("[PHONE_1]").
     """
     left = []
     for value in planted:
-        words = [value] + [w for w in re.findall(r"[^\W_]+", value) if len(w) >= 3 or w.isdigit()]
+        words = [value] + [
+            w for w in re.findall(r"[^\W_]+", value) if len(w) >= 3 or (w.isdigit() and len(w) >= 2)
+        ]
         for w in dict.fromkeys(words):
             if re.search(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])", shareable, re.IGNORECASE):
                 left.append(w)

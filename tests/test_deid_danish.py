@@ -45,7 +45,7 @@ def _merged(recognizer, text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def data():
     d = load_danish_data()
-    assert d.complete, "Danish lists missing: run scripts/fetch_danish_data.sh"
+    assert d.complete, "Danish lists missing: run scripts/install_danish_data.sh"
     return d
 
 

@@ -76,7 +76,7 @@ RECOGNIZER_NAMES: tuple[str, ...] = (
     "other_script_names",
     "place_cues",
     "employer_cues",
-    "danish_name_cues",
+    "more_name_cues",
 )
 
 

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pipeline.deid.gazetteer import FUNCTION_WORDS, TITLES, WORD_RE, fold
 from pipeline.deid.pseudonyms import Detection
 from pipeline.deid.recognizers.cues import DA_FUNCTION
+from pipeline.deid.spoken import normalise
 from pipeline.schema import Transcript
 
 NAME_QUESTION = re.compile(
@@ -51,7 +52,7 @@ def _stop(word: str) -> bool:
     return f in FUNCTION_WORDS or f in DA_FUNCTION or f in ANSWER_FILLERS or f in TITLES
 
 
-def answers_to_name_questions(transcript: Transcript) -> list[Detection]:
+def answers_to_name_questions(transcript: Transcript, english_words: frozenset[str]) -> list[Detection]:
     """The name words of a short answer that follows a name question."""
     out = []
     segs = transcript.segments
@@ -69,7 +70,9 @@ def answers_to_name_questions(transcript: Transcript) -> list[Detection]:
             continue
         run: list[re.Match] = []
         for m in [*words, None]:
-            if m is not None and not _stop(m.group(0)) and (m.group(0)[0].isupper() or len(words) <= 2):
+            w = m.group(0) if m is not None else ""
+            unknown = transcript.language == "en" and w.lower() not in english_words  # "it's gunnvor"
+            if m is not None and not _stop(w) and (w[0].isupper() or len(words) <= 2 or unknown):
                 run.append(m)
                 continue
             if run:
@@ -87,6 +90,15 @@ CUT_CUE = re.compile(
 )
 
 
+def _number_cut(a: str, b: str, lang: str) -> bool:
+    """Whether ``a`` ends and ``b`` starts with a number (in digits or words, any separator): a
+    phone or ID number read out across two segments."""
+    tail = normalise(a[-40:], lang[:2])
+    head = [t for t in normalise(b[:40], lang[:2]) if t.text not in (",", "-", "…", ".")]
+    tail = [t for t in tail if t.text not in (",", "-", "…", ".")]
+    return bool(tail and head and tail[-1].is_digits and head[0].is_digits)
+
+
 def names_across_boundaries(
     transcript: Transcript, detect: Callable[[str], list[Detection]]
 ) -> list[Detection]:
@@ -97,8 +109,8 @@ def names_across_boundaries(
         a, b = segs[i].text, segs[i + 1].text
         if not a.strip() or not b.strip() or re.search(r"[.!?…]\W*$", a):
             continue  # a sentence ended: a name does not run on over the cut
-        if not (CUT_NAME.search(a) or CUT_CUE.search(a)):
-            continue  # only a capitalised last word or a name cue can start a name that runs on
+        if not (CUT_NAME.search(a) or CUT_CUE.search(a) or _number_cut(a, b, transcript.language or "en")):
+            continue  # only a capitalised last word, a name cue or a number can run on over the cut
         cut_a = _word_cut(a, len(a) - WINDOW)
         head_end = b.find(" ", WINDOW) if len(b) > WINDOW else len(b)
         head_end = len(b) if head_end < 0 else head_end
@@ -212,7 +224,7 @@ def context_detections(
     english_words: frozenset[str],
 ) -> list[Detection]:
     """``dets`` with the answers, the names across boundaries and the grown names added."""
-    extra = answers_to_name_questions(transcript) + names_across_boundaries(transcript, detect)
+    extra = answers_to_name_questions(transcript, english_words) + names_across_boundaries(transcript, detect)
     dets = merge_into(dets, extra, transcript)
     dets = merge_into(dets, short_tails(transcript, dets), transcript)
     return grow_names(transcript, dets, english_words)

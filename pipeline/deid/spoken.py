@@ -133,12 +133,34 @@ class NormalisedText:
         return min(t.start for t in covered), max(t.end for t in covered)
 
 
+# Number words of one language that are ordinary words of another (Danish "to", "en", "et", "fire",
+# "ti", "ni"; English "one" is a Danish word only in no common sense).
+AMBIGUOUS = frozenset({"to", "en", "et", "fire", "ti", "ni", "tolv", "one"})
+
+
+def _lone_ambiguous(text: str, tokens: list[Token], k: int) -> bool:
+    t = tokens[k]
+    if not t.spoken or text[t.start : t.end].lower() not in AMBIGUOUS:
+        return False
+    near = [tokens[j] for j in (k - 1, k + 1) if 0 <= j < len(tokens)]
+    return not any(n.spoken and n.is_digits and text[n.start : n.end].lower() not in AMBIGUOUS for n in near)
+
+
+def _as_written(text: str, t: Token) -> Token:
+    return Token(text[t.start : t.end], t.start, t.end, False)
+
+
 def normalised_views(text: str, lang: str) -> list[NormalisedText]:
     """One normalised text per language worth trying (the transcript's, then English and Danish),
     only those in which some number word was converted."""
     views, seen = [], set()
     for code in dict.fromkeys([lang, "en", "da"]):
-        view = NormalisedText(text, normalise(text, code))
+        tokens = normalise(text, code)
+        if code != lang:  # a Danish "to" in an English text is the word "to", unless numbers surround it
+            tokens = [
+                _as_written(text, t) if _lone_ambiguous(text, tokens, k) else t for k, t in enumerate(tokens)
+            ]
+        view = NormalisedText(text, tokens)
         if view.changed and view.text not in seen:
             seen.add(view.text)
             views.append(view)

@@ -36,8 +36,8 @@ from pipeline.deid.recognizers.danish import (
     DanishPlaceRecognizer,
 )
 from pipeline.deid.recognizers.cues import (
-    DanishNameCueRecognizer,
     EmployerRecognizer,
+    MoreNameCueRecognizer,
     OtherScriptNameRecognizer,
     PlaceCueRecognizer,
     SpelledNameRecognizer,
@@ -371,7 +371,7 @@ REGISTRY: dict[str, type[RecognizerPlugin]] = {
         _simple("other_script_names", OtherScriptNameRecognizer, ("PERSON",)),
         _simple("place_cues", PlaceCueRecognizer, ("LOCATION",)),
         _simple("employer_cues", EmployerRecognizer, ("ORGANIZATION",)),
-        _simple("danish_name_cues", DanishNameCueRecognizer, ("PERSON",)),
+        _simple("more_name_cues", MoreNameCueRecognizer, ("PERSON",)),
     )
 }
 

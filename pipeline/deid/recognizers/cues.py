@@ -17,6 +17,7 @@ import re
 from presidio_analyzer import RecognizerResult
 
 from pipeline.deid.gazetteer import FUNCTION_WORDS, fold
+from pipeline.deid.recognizers.address import TRAILING_STRONG, TRAILING_WEAK
 from pipeline.deid.recognizers.base import InterviewRecognizer
 
 _LETTER = r"[^\W\d_]"
@@ -83,7 +84,8 @@ PLACE_CUE = re.compile(
 )
 DA_PREP_PLACE = re.compile(rf"(?<=[a-zæøå,] )(?:i|på|fra|til|ved)\s+(?P<place>{_NAME})")
 POSTCODE = re.compile(
-    rf"\b(?:(?:post\s?code|postal code|zip code|zip|postnummer|postnr\.?)\s*(?:is|er|:)?\s*(?P<code>\d{{4,5}})"
+    rf"\b(?:(?i:post\s?code|postal code|zip code|zip|postnummer(?:et)?|postnr\.?)\s*(?:is|er|:)?\s*"
+    rf"(?P<code>\d{{4,5}}|\d(?: \d){{3,4}})"
     rf"|(?:DK-)?(?P<dk>[1-9]\d{{3}})\s+(?P<town>{_CAP}(?:\s{_CAP})?))"
 )
 NOT_PLACE = frozenset(
@@ -106,6 +108,14 @@ DA_FUNCTION = frozenset(
 )
 
 
+def _year_or_street(m: re.Match) -> bool:
+    """'2017 Polish' is a year and a nationality, '1257 St' a house number and a street word."""
+    town = m.group("town").split()[0]
+    if town.rstrip(".").lower() in TRAILING_STRONG or town.rstrip(".").lower() in TRAILING_WEAK:
+        return True
+    return 1900 <= int(m.group("dk")) <= 2039 and bool(re.search(r"(?:ish|ian|ese|ic|i|an|ch)$", town))
+
+
 class PlaceCueRecognizer(InterviewRecognizer):
     """Small places no list knows, by the words before them; postcodes beside a town."""
 
@@ -123,8 +133,10 @@ class PlaceCueRecognizer(InterviewRecognizer):
         for m in POSTCODE.finditer(text):
             if m.group("code"):
                 out.append(self.result("LOCATION", m.start("code"), m.end("code"), 0.6, "postcode cue"))
-            elif not _plain(m.group("town")) and not re.search(
-                r"\b(?:since|siden|year|år|until|around|omkring)\s+$", text[: m.start()]
+            elif (
+                not _plain(m.group("town"))
+                and not _year_or_street(m)
+                and not re.search(r"\b(?:since|siden|year|år|until|around|omkring)\s+$", text[: m.start()])
             ):
                 out.append(self.result("LOCATION", m.start(), m.end(), 0.55, "postcode and town"))
         return out
@@ -157,21 +169,23 @@ _RELATION = (
 )
 DA_NAME_CUE = re.compile(
     rf"\b(?:hedder|hed|heder|kaldes|kaldet|kaldte|kalder (?:mig|ham|hende|os)|mit navn er|navnet er|"
+    rf"(?:call|calls|called) (?:her|him|them|us)|known as|goes by|went by|nicknamed|"
     rf"(?:min|mit|mine|hans|hendes|vores) (?:{_RELATION}),?)\s+(?P<name>{_CAP}(?:[ -]{_CAP}){{0,2}})"
 )
 # Danish writes only proper nouns with a capital: two of them in a row inside a sentence are a name.
 DA_CAPITALS = re.compile(rf"(?<=[\wæøå,] )(?P<name>{_CAP}(?:[ -]{_CAP})+)")
 
 
-class DanishNameCueRecognizer(InterviewRecognizer):
-    """Danish names by their cues ('hedder Hjørdis', 'min svigerdatter Mai') and, in Danish text,
+class MoreNameCueRecognizer(InterviewRecognizer):
+    """Names by cues the English name cues lack ('hedder Hjørdis', 'min svigerdatter Mai', 'we call
+    her Mudder', 'known as Bitten') and, in Danish text,
     capitalised words in a row inside a sentence ('talte med Sørenn Aagaard')."""
 
     ENTITIES = ("PERSON",)
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out = [
-            self.result("PERSON", m.start("name"), m.end("name"), 0.6, "Danish name cue")
+            self.result("PERSON", m.start("name"), m.end("name"), 0.6, "name cue")
             for m in DA_NAME_CUE.finditer(text)
             if not _plain(m.group("name"))
         ]

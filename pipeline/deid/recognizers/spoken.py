@@ -20,10 +20,11 @@ from pipeline.deid.gazetteer import FUNCTION_WORDS
 from pipeline.deid.recognizers.address import StreetAddressRecognizer
 from pipeline.deid.recognizers.base import InterviewRecognizer, preceding_words
 from pipeline.deid.recognizers.contact import has_public_suffix
+from pipeline.deid.recognizers.cues import PlaceCueRecognizer
 from pipeline.deid.recognizers.numbers import PHONE_CONTEXT, DkCprRecognizer
-from pipeline.deid.spoken import NormalisedText, Token, normalised_views
+from pipeline.deid.spoken import NormalisedText, Token, normalise, normalised_views
 
-SEPARATORS = frozenset({",", "-", ".", "…", "/", "dash", "streg", "bindestreg", "minus"})
+SEPARATORS = frozenset({",", "-", ".", "…", "/", "dash", "streg", "bindestreg", "minus", "and", "og"})
 PLUS = frozenset({"plus", "+"})
 CPR_CUES = frozenset({"cpr", "cpr-nummer", "personnummer", "cpr-nr", "personal", "civil", "social"})
 ID_CUES = frozenset(
@@ -134,7 +135,7 @@ class LicencePlateRecognizer(InterviewRecognizer):
 class SpokenNumberRecognizer(InterviewRecognizer):
     """Phone, CPR and ID numbers, street numbers and plates said in words (English, Danish, ...)."""
 
-    ENTITIES = ("PHONE_NUMBER", "DK_CPR", "ID_NUMBER", "STREET_ADDRESS")
+    ENTITIES = ("PHONE_NUMBER", "DK_CPR", "ID_NUMBER", "STREET_ADDRESS", "LOCATION")
 
     def __init__(self, language: str, **kw):
         super().__init__(language, **kw)
@@ -142,11 +143,13 @@ class SpokenNumberRecognizer(InterviewRecognizer):
             StreetAddressRecognizer(language),
             DkCprRecognizer(language),
             LicencePlateRecognizer(language),
+            PlaceCueRecognizer(language),  # postcodes said in words
         ]
 
     def find(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
-        for view in normalised_views(text, self.supported_language):
+        views = normalised_views(text, self.supported_language)
+        for view in views or [NormalisedText(text, normalise(text, ""))]:  # written digits only
             out += self._runs_in(view)
             for rec in self.inner:
                 for r in rec.find(view.text, None):
@@ -160,15 +163,23 @@ class SpokenNumberRecognizer(InterviewRecognizer):
     def _runs_in(self, view: NormalisedText) -> list[RecognizerResult]:
         out = []
         for run in _runs(view.tokens):
-            if not any(t.spoken for t in run) or SCALE.search(view.original[run[0].start : run[-1].end]):
+            if SCALE.search(view.original[run[0].start : run[-1].end]):
                 continue
             digit_tokens = [t for t in run if t.is_digits]
             digits = "".join(t.text for t in digit_tokens)
             plus = run[0].text.lower() in PLUS
-            cues = set(preceding_words(view.original, run[0].start, 8))
+            cues = {re.sub(r"['’]s$", "", w) for w in preceding_words(view.original, run[0].start, 8)}
+            one_by_one = len(digit_tokens) >= 7 and all(len(t.text) == 1 for t in digit_tokens)
+            written = not any(t.spoken for t in run)
+            commas = "," in view.original[run[0].start : run[-1].end]
+            if written and not (
+                one_by_one or (commas and (plus or cues & (CPR_CUES | ID_CUES | set(PHONE_CONTEXT))))
+            ):
+                continue  # the digit recognizers read it; a cue-less list is no number ("5, 10, 15, 20")
             found = classify_run(digits, len(digit_tokens), plus, cues)
             if found:
                 kind, score = found
+                score = score - 0.15 if written else score  # a specific written pattern wins the type
                 start, end = run[0].start, max(t.end for t in run)
                 out.append(self.result(kind, start, end, score, "spoken digits"))
         return out
