@@ -64,6 +64,8 @@ def test_count_note_says_when_the_asked_count_is_not_met():
     assert "3 speakers asked, 2 hold words" in count_note(_settings(num=3, lo=3, hi=3), 2)
     assert "at least 4" in count_note(_settings(lo=4), 2)
     assert count_note(_settings(), 1) is None
+    assert "3 voices found but only 1 hold" in count_note(_settings(num=3, lo=3, hi=3), 1, voices=3)
+    assert "no words" in count_note(_settings(num=2, lo=2, hi=2), 0, voices=2)
 
 
 def test_segmentation_model_is_fetched_checked_and_finds_overlap():
