@@ -64,6 +64,8 @@ def test_count_note_says_when_the_asked_count_is_not_met():
     assert "3 speakers asked, 2 hold words" in count_note(_settings(num=3, lo=3, hi=3), 2)
     assert "at least 4" in count_note(_settings(lo=4), 2)
     assert count_note(_settings(), 1) is None
+    assert "3 voices found but only 1 hold" in count_note(_settings(num=3, lo=3, hi=3), 1, voices=3)
+    assert "no words" in count_note(_settings(num=2, lo=2, hi=2), 0, voices=2)
 
 
 def test_segmentation_model_is_fetched_checked_and_finds_overlap():
@@ -100,3 +102,21 @@ def test_min_and_max_speakers_options_reach_the_config():
     cfg = _config(args).speakers
     assert (cfg.min_speakers, cfg.max_speakers, cfg.num_speakers) == (2, 4, None)
     assert cfg.for_interview("x").min_speakers == 2
+
+
+def test_a_change_at_a_segment_boundary_inside_a_name_moves_too():
+    # Whisper cut "... hosted by Kyle" | "Gas. Thanks so" and the turns put the cut there: the
+    # surname goes back to its first name's speaker; the new speaker starts after the pause.
+    a = [w(0.0, 0.3, "hosted"), w(0.3, 0.5, "by"), w(0.5, 0.8, "Kyle")]
+    b = [w(0.8, 1.1, "Gas."), w(1.6, 1.9, "Thanks"), w(1.9, 2.2, "so")]
+    segs = [
+        Segment(id=0, start=0.0, end=0.8, text="hosted by Kyle", words=a),
+        Segment(id=1, start=0.8, end=2.2, text="Gas. Thanks so", words=b),
+    ]
+    diar = Diarization([Turn(0.0, 0.8, "C0"), Turn(0.8, 2.2, "C1")], "embedding")
+    out = assign(segs, diar)
+    assert [(s.speaker, s.text) for s in out] == [
+        ("C0", "hosted by Kyle"),
+        ("C0", "Gas."),
+        ("C1", "Thanks so"),
+    ]

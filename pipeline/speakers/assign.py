@@ -181,9 +181,16 @@ def assign(
     """New segments: every word labelled with a back-end speaker label, split at speaker changes."""
     index = TurnIndex(diar.turns)
     out: list[Segment] = []
-    for seg in sorted(segments, key=lambda s: (s.start, s.id)):
+    ordered = sorted(segments, key=lambda s: (s.start, s.id))
+    # Speaker changes are snapped over the whole word sequence, so a change at a segment boundary
+    # (Whisper cut "... Kyle" | "Gas. ...") can move too.
+    labelled = [label_words(seg.words, index, diar) for seg in ordered]
+    flat = snap_changes([w for ws in labelled for w in ws])
+    k = 0
+    for i, ws in enumerate(labelled):
+        labelled[i], k = flat[k : k + len(ws)], k + len(ws)
+    for seg, words in zip(ordered, labelled):
         if seg.words:
-            words = snap_changes(label_words(seg.words, index, diar))
             if mark_overlap and diar.overlaps:
                 words = [replace(w, overlap=word_in_overlap(w, diar.overlaps)) for w in words]
             out.extend(split_segment(seg, words))

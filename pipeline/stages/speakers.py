@@ -148,8 +148,9 @@ def _decide_interviewer(
     return None, {**info, "interviewer_rule": "none"}
 
 
-def count_note(settings: ResolvedSpeakers, found: int) -> str | None:
-    """Why the transcript does not hold the asked number of speakers (None when it does)."""
+def count_note(settings: ResolvedSpeakers, found: int, voices: int | None = None) -> str | None:
+    """Why the transcript does not hold the asked number of speakers (None when it does).
+    ``found``: speakers holding words; ``voices``: speakers the back-end found (with or without words)."""
     if settings.num_speakers is not None and found != settings.num_speakers:
         want = f"{settings.num_speakers} speakers asked"
     elif settings.min_speakers > 1 and found < settings.min_speakers:
@@ -160,6 +161,8 @@ def count_note(settings: ResolvedSpeakers, found: int) -> str | None:
         return None
     if found == 0:
         return f"{want}, none: no words were recognised"
+    if voices is not None and voices > found and found < (settings.num_speakers or settings.min_speakers):
+        return f"{want}, {voices} voices found but only {found} hold recognised words"
     return (
         f"{want}, {found} hold words: the audio does not separate more voices "
         "(too little speech of one, or voices too alike)"
@@ -217,7 +220,7 @@ def run(transcript: Transcript, audio: AudioInfo, interview_dir: Path, config: S
     )
 
     provenance.update(role_info)
-    note = count_note(settings, len(speakers))
+    note = count_note(settings, len(speakers), len(diar.speakers))
     if note:
         provenance["count_note"] = note
         logger.warning("speakers %s: %s", transcript.interview_id, note)
