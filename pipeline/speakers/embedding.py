@@ -247,9 +247,12 @@ def _segment(src: Samples, cfg: EmbeddingConfig):
     from pipeline.speakers import segmentation
     from pipeline.speakers.fetch import model_path
 
-    path = model_path("segmentation-3.0.bin")
+    path = model_path("segmentation-3.0.bin", download=False)  # a run never opens a connection
     if path is None:
-        logger.warning("segmentation-3.0 unavailable: no overlap marking, one-voice check off")
+        logger.warning(
+            "segmentation-3.0 not installed (run scripts/install_speaker_models.sh): "
+            "no overlap marking, one-voice check off"
+        )
         return None
     return segmentation.activity(src, path, step=cfg.segmentation_step, threads=cfg.torch_threads)
 
