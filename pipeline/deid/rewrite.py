@@ -92,7 +92,8 @@ def rewrite_segment(seg: Segment, reps: list[tuple[int, int, str, str]]) -> Segm
             text = lead + new_text[_map(a, shifts) : _map(b, shifts)].strip()
             last = seg.words[g[-1]]
             prob = min(seg.words[j].probability for j in g)
-            words.append(Word(start=w.start, end=last.end, text=text, probability=prob, speaker=w.speaker))
+            overlap = any(seg.words[j].overlap for j in g)
+            words.append(replace(w, end=last.end, text=text, probability=prob, overlap=overlap))
         elif spans[i] is None:
             words.append(replace(w, text=_scrub(w.text, reps)))
         else:

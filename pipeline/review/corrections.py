@@ -73,7 +73,7 @@ def align_words(old: list[Word], tokens: list[str], t0: float, t1: float) -> lis
         if tag == "equal":
             for k in range(j2 - j1):
                 w = old[i1 + k]
-                out[j1 + k] = Word(w.start, w.end, " " + tokens[j1 + k], w.probability)
+                out[j1 + k] = dataclasses.replace(w, text=" " + tokens[j1 + k])
     # Runs of new words: between the end of the previous kept word and the start of the next one.
     j = 0
     while j < len(tokens):
