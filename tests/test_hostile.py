@@ -324,12 +324,12 @@ def test_edge_texts_never_crash(deidentifier, text):
 
 
 def test_an_interview_named_like_an_output_file_settles_after_one_run(tmp_path):
-    src = tmp_path / "transcript.txt"
+    src = tmp_path / "audio.txt"  # "audio" is a code word, so the file name would be the id
     src.write_text("Interviewer: Hello Anna Jensen.\nParticipant: Hi, I live in Bristol.\n", encoding="utf-8")
     out = tmp_path / "OUT"
     assert main(["deidentify", str(src), "--out", str(out), "--no-progress"]) == 0
     (iid,) = [i for i in manifest(out)["interviews"] if i != "_project"]
-    assert iid == "transcript-2", "an output file's name is not an id"
+    assert iid == "audio-2", "an output file's name is not an id"
     first = manifest(out)["interviews"][iid]["stages"]["deidentify"]["finished_at"]
     assert main(["deidentify", str(src), "--out", str(out), "--no-progress"]) == 0
     assert manifest(out)["interviews"][iid]["stages"]["deidentify"]["finished_at"] == first, "redone"
