@@ -221,11 +221,11 @@ def main() -> int:
             clips = SETS[set_name]()
             out = args.work / f"{variant}-{set_name}"
             print(f"{variant} / {set_name} ...", file=sys.stderr, flush=True)
-            seconds = 0.0
+            seconds = None  # output folder of an earlier call (--reuse): not timed here
             if not (args.reuse and (out / "manifest.json").is_file()):
                 seconds = pipeline_run([p for p, _ in clips], out, VARIANTS[variant])
             result = measure(set_name, clips, out)
-            result["summary"]["wall_s"] = round(seconds, 1)
+            result["summary"]["wall_s"] = round(seconds, 1) if seconds is not None else None
             report["runs"][f"{variant}/{set_name}"] = result
             print(json.dumps(result["summary"]), file=sys.stderr, flush=True)
             if variant == "defaults":
