@@ -191,7 +191,7 @@ def test_a_region_still_without_words_gets_an_inaudible_marker(quiet_wav):
         ({"verbatim": {"use_prompt": True}}, None, None),
         ({"verbatim": {"use_prompt": True}, "model": "tiny.en"}, "en", None),
         ({"verbatim": {"use_prompt": True, "enabled": False}}, "en", None),
-        ({}, "da", None) if not TranscribeConfig().verbatim.use_prompt else ({}, "da", "ikke også"),
+        ({}, "da", None),  # the default: no prompt (it adds words; README)
     ],
 )
 def test_the_prompt_follows_the_language(config, language, expected):
