@@ -199,7 +199,9 @@ def main() -> int:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument(
-        "--reuse", action="store_true", help="measure output folders of an earlier call again, without running"
+        "--reuse",
+        action="store_true",
+        help="measure output folders of an earlier call again, without running",
     )
     ap.add_argument(
         "--variant-sets",
@@ -219,11 +221,11 @@ def main() -> int:
             clips = SETS[set_name]()
             out = args.work / f"{variant}-{set_name}"
             print(f"{variant} / {set_name} ...", file=sys.stderr, flush=True)
-            seconds = 0.0
+            seconds = None  # output folder of an earlier call (--reuse): not timed here
             if not (args.reuse and (out / "manifest.json").is_file()):
                 seconds = pipeline_run([p for p, _ in clips], out, VARIANTS[variant])
             result = measure(set_name, clips, out)
-            result["summary"]["wall_s"] = round(seconds, 1)
+            result["summary"]["wall_s"] = round(seconds, 1) if seconds is not None else None
             report["runs"][f"{variant}/{set_name}"] = result
             print(json.dumps(result["summary"]), file=sys.stderr, flush=True)
             if variant == "defaults":
@@ -242,18 +244,25 @@ def main() -> int:
 
 def table(report: dict) -> str:
     lines = [
-        "| run | set | WER | languages | written in Danish | words removed by the guard | inaudible markers | words recovered | fillers | identical on a 2nd run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | set (clips) | WER | languages detected | written in Danish | words removed by the guard | "
+        "inaudible markers | words recovered | speech regions ≥ 1 s without words | fillers | "
+        "byte-identical on a 2nd run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in report["runs"].items():
         variant, set_name = key.split("/")
         s = r["summary"]
         det = report["determinism"].get(set_name) if variant == "defaults" else None
         same = f"{det['identical']} of {det['files']}" if det else "–"
+        danish = s["written_in_danish"] if set_name == "da" else "–"
+        if set_name == "ami":
+            lost = f"{s['regions_1s_without_words']} of {s['regions_1s']}"
+        else:
+            lost = "–"
         lines.append(
             f"| {variant} | {set_name} ({s['clips']}) | {s['wer'] if s['wer'] is not None else '–'} | "
-            f"{', '.join(f'{k} {v}' for k, v in s['languages'].items())} | {s['written_in_danish']} | "
-            f"{s['removed']} | {s['inaudible']} | {s['recovered']} | {s['fillers']} | "
+            f"{', '.join(f'{k} {v}' for k, v in s['languages'].items())} | {danish} | "
+            f"{s['removed']} | {s['inaudible']} | {s['recovered']} | {lost} | {s['fillers']} | "
             f"{same} |"
         )
     return "\n".join(lines)

@@ -79,17 +79,21 @@ class GuardConfig(_Strict):
     vad_threshold: float = Field(
         0.15, gt=0, lt=1, description="Silero speech probability above which a 32 ms frame is speech."
     )
-    vad_min_silence: float = Field(1.0, ge=0, description="Join speech regions separated by less than this (s).")
+    vad_min_silence: float = Field(
+        1.0, ge=0, description="Join speech regions separated by less than this (s)."
+    )
     vad_min_speech: float = Field(0.2, ge=0, description="Drop speech regions shorter than this (s).")
     vad_pad: float = Field(0.2, ge=0, description="Widen speech regions by this on each side (s).")
     outside_tolerance: float = Field(
-        0.5, ge=0, description="A word whose middle lies further than this (s) from any speech region is dropped."
+        0.5,
+        ge=0,
+        description="A word whose middle lies further than this (s) from any speech region is dropped.",
     )
     max_repeats: int = Field(
         2, ge=1, description="Keep at most this many back-to-back copies of a repeated phrase of 2+ words."
     )
     prompt_echo_words: int = Field(
-        4, ge=2, description="Drop a run of at least this many words copied from the prompt (0 fillers counted)."
+        4, ge=2, description="Drop a run of at least this many words copied from the prompt."
     )
     inaudible_min_seconds: float = Field(
         1.0, gt=0, description="A speech region at least this long with no words is decoded again on its own."

@@ -191,7 +191,7 @@ def test_a_region_still_without_words_gets_an_inaudible_marker(quiet_wav):
         ({"verbatim": {"use_prompt": True}}, None, None),
         ({"verbatim": {"use_prompt": True}, "model": "tiny.en"}, "en", None),
         ({"verbatim": {"use_prompt": True, "enabled": False}}, "en", None),
-        ({}, "da", None) if not TranscribeConfig().verbatim.use_prompt else ({}, "da", "ikke også"),
+        ({}, "da", None),  # the default: no prompt (it adds words; README)
     ],
 )
 def test_the_prompt_follows_the_language(config, language, expected):
@@ -199,3 +199,14 @@ def test_the_prompt_follows_the_language(config, language, expected):
     assert prompt == expected if expected is None else expected in prompt
     da = TranscribeConfig().verbatim.prompts["da"]
     assert all(f in da.lower() for f in ("øh", "altså", "ikke også"))
+
+
+def test_the_run_summary_counts_removed_words_and_markers(capsys):
+    from pipeline.cli import _print_summary
+    from pipeline.runner import Outcome
+
+    guard = GuardCounts(outside_speech=2, repeats=5, words_recovered=3, inaudible=1).to_dict()
+    outcomes = [Outcome("a", "a.wav", guard=guard), Outcome("b", "b.wav", guard={**guard, "inaudible": 0})]
+    _print_summary(outcomes)
+    out = capsys.readouterr().out
+    assert "14 invented words removed, 6 words recovered from wordless speech, 1 [inaudible] markers" in out

@@ -198,7 +198,12 @@ def test_with_prompts_the_language_is_detected_first_and_its_prompt_used(layered
     engine = RecordingEngine()
     prompts = {"de": "Äh, also, ich meine"}
     out = transcribe.transcribe_windows(
-        engine, layered, DecodeOptions(language=None), window_seconds=30, search_seconds=5, prompts=prompts.get
+        engine,
+        layered,
+        DecodeOptions(language=None),
+        window_seconds=30,
+        search_seconds=5,
+        prompts=prompts.get,
     )
     assert engine.calls[0][1] == "detect"
     # the faint window is detected as "xx", which has no prompt; that language then stays

@@ -127,9 +127,7 @@ class _Progress:
             self.callback(seconds)
 
 
-def choose_language(
-    probabilities: dict[str, float], expected: list[str], weight: float
-) -> tuple[str, float]:
+def choose_language(probabilities: dict[str, float], expected: list[str], weight: float) -> tuple[str, float]:
     """The detected language: the most likely one, the ``expected`` languages weighted by ``weight``.
 
     Whisper base hears some Danish read speech as German (0.78 against 0.07 for Danish); a study
