@@ -453,6 +453,16 @@ class _SecondsBar:
         self._bar.close()
 
 
+
+def _label_holds_a_name(label: str, known_names: list[str]) -> bool:
+    """True when a word of a configured speaker label is a known name or in the name gazetteer."""
+    from pipeline.deid.gazetteer import fold, load_name_gazetteer
+
+    words = [w for w in re.findall(r"[^\W\d_]+", label.replace("{n}", " ")) if len(w) > 1]
+    known = {fold(w) for name in known_names for w in re.findall(r"[^\W\d_]+", name)}
+    gazetteer = load_name_gazetteer()
+    return any(fold(w) in known or gazetteer.is_name(w) for w in words)
+
 class Coordinator:
     def __init__(
         self, out: str | Path, config: PipelineConfig, *, passphrase: str | None = None, progress: bool = True
@@ -485,8 +495,11 @@ class Coordinator:
         if self._deidentifier is None:
             from pipeline.deid.engine import Deidentifier
 
-            labels = self.config.speakers.labels  # the configured role labels are never names
+            labels = self.config.speakers.labels
             roles = [labels.interviewer, labels.participant, labels.group_participant, labels.single]
+            # A configured label is a role ('Forsker', 'Deltager') and kept, unless a word of it is a
+            # name ('Mogens Kjær'): then it is pseudonymised like any name.
+            roles = [r for r in roles if not _label_holds_a_name(r, self.config.deidentify.known_names)]
             self._deidentifier = Deidentifier(self.config.deidentify, role_labels=roles)
         return self._deidentifier
 

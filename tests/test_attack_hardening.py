@@ -399,7 +399,7 @@ def test_run_keeps_configured_labels_prompt_and_sample_name_out_of_shareable(tmp
     voice = clip(one, tmp_path / "birthe_lund_stemme.wav", 0.3, 10.0)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        f"transcribe:\n  verbatim: {{prompt: 'Umm, hej Kirsten Damgaard, uh...'}}\n"
+        f"transcribe:\n  verbatim: {{use_prompt: true, prompts: {{en: 'Umm, hej Kirsten Damgaard, uh...'}}}}\n"
         f"speakers:\n  interviewer_sample: {voice}\n  labels: {{interviewer: Mogens Kjær, participant: Olivia Pemberton}}\n"
         "  interviews:\n    Pernille Vestergaard interview: {num_speakers: 2}\n",
         encoding="utf-8",
