@@ -135,6 +135,9 @@ def _print_summary(outcomes) -> None:
             f"transcripts: {removed} invented words removed, {recovered} words recovered from "
             f"wordless speech, {inaudible} [inaudible] markers (per file: transcript.asr.json provenance)"
         )
+    for o in outcomes:
+        if getattr(o, "count_note", None):
+            print(f"speakers {o.interview_id}: {o.count_note}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

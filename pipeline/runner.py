@@ -67,6 +67,7 @@ class Outcome:
     stages_skipped: list[str] = field(default_factory=list)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     guard: dict[str, int] | None = None  # transcribe's guard counts (words removed, inaudible markers)
+    count_note: str | None = None  # speakers: why the asked number of speakers was not reached (counts only)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +365,7 @@ def run_audio_stages(
 
         stage_outputs = [manifest.stage(iid, s).outputs for s in ("transcribe", "ingest")]
         step("speakers", sha256_json(stage_outputs), _config_hash(config, "speakers"), run_speakers)
+        outcome.count_note = Transcript.load(spk_path).provenance.get("speakers", {}).get("count_note")
     except (ingest.InputError, SchemaError, StoreError, ValueError) as e:
         outcome.status, outcome.error, outcome.failed_stage = "failed", str(e), step.current
     except Exception as e:  # one file's failure must not stop the batch

@@ -120,3 +120,15 @@ def test_a_change_at_a_segment_boundary_inside_a_name_moves_too():
         ("C0", "Gas."),
         ("C1", "Thanks so"),
     ]
+
+
+def test_run_summary_says_when_the_asked_speaker_count_is_not_reached(tmp_path):
+    """One voice for 2 s (five words) with --speakers 6: the run finishes and its summary says so."""
+    from tests.robust_helpers import TINY, clean_env, cli, clip, sample
+
+    src = clip(sample("interview_01.mp3"), tmp_path / "p01.mp3", 10.4, 12.4)
+    r = cli(["run", str(src), "--out", str(tmp_path / "OUT"), "--speakers", "6", *TINY],
+            env=clean_env(tmp_path / "home"))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = next(x for x in r.stdout.splitlines() if x.startswith("speakers p01:"))
+    assert "6 speakers asked" in line and "hold words" in line
