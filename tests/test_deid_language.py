@@ -123,3 +123,21 @@ def test_invalid_language_setting_names_the_key():
         DeidentifyConfig(language="danish!")
     with pytest.raises(ValueError, match="stop-word"):
         DeidentifyConfig(language_candidates=["en", "qq"])
+
+
+@pytest.mark.parametrize(
+    "label, known, holds_name",
+    [
+        ("Interviewer", [], False),
+        ("Forsker", [], False),
+        ("Pårørende", [], False),
+        ("P{n}", [], False),
+        ("Mogens Kjær", [], True),  # a configured label that is a person's name is pseudonymised
+        ("Olivia Pemberton", [], True),
+        ("Researcher Thorsager", ["Ida Thorsager"], True),  # a known surname inside a label
+    ],
+)
+def test_a_configured_speaker_label_is_a_role_unless_it_holds_a_name(label, known, holds_name):
+    from pipeline.runner import _label_holds_a_name
+
+    assert _label_holds_a_name(label, known) is holds_name
