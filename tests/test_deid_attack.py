@@ -9,11 +9,13 @@ and scans every shareable file, path and the log.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -282,6 +284,9 @@ def words_left(planted: list[str], shareable: str) -> list[str]:
     single digit is in every label ("[PHONE_1]").
     """
     left = []
+    # Digits said or written one by one ("0 7 7 0 0 ..."): a run of 4 or more of a value's digits
+    # left anywhere (labels such as [PHONE_1] removed) is a leak too.
+    runs = [re.sub(r"\D", "", r) for r in re.findall(r"\d(?:[\s.,-]*\d)+", LABEL.sub(" ", shareable))]
     for value in planted:
         words = [value] + [
             w for w in re.findall(r"[^\W_]+", value) if len(w) >= 3 or (w.isdigit() and len(w) >= 2)
@@ -289,7 +294,13 @@ def words_left(planted: list[str], shareable: str) -> list[str]:
         for w in dict.fromkeys(words):
             if re.search(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])", shareable, re.IGNORECASE):
                 left.append(w)
+        digits = re.sub(r"\D", "", value)
+        if len(digits) >= 4:
+            left += [r for r in runs if len(r) >= 4 and r in digits]
     return left
+
+
+LABEL = re.compile(r"\[[A-Z][A-Z_]*_\d+\]")
 
 
 def shown_text(t: Transcript) -> str:
@@ -417,6 +428,12 @@ def test_cli_deidentify_leaves_no_planted_value_in_shareable_files_paths_or_log(
         seen.append(str(p.relative_to(out)))
         if p.is_file() and p.suffix in (".json", ".txt", ".csv", ".html", ".srt", ".vtt"):
             seen.append(p.read_text(encoding="utf-8", errors="replace"))
+        elif p.is_file() and p.suffix in (".docx", ".qdpx"):  # zip archives: every XML/text member
+            with zipfile.ZipFile(p) as z:
+                for name in z.namelist():
+                    if name.endswith((".xml", ".qde", ".txt")):
+                        xml = z.read(name).decode("utf-8", errors="replace")
+                        seen.append(html.unescape(re.sub(r"<[^>]+>", " ", xml)))
     seen += [p.read_text(encoding="utf-8") for p in (out / "logs").glob("*.log")]
     shareable = (out / "shareable" / "int-b" / "transcript.json").read_text(encoding="utf-8")
     assert json.loads(shareable)["language"] == "da"
