@@ -185,6 +185,22 @@ def _format_validation_error(source: str, e: ValidationError) -> str:
 _FREE_KEYS = ("interviews",)
 
 
+def _schema_keys() -> set[str]:
+    """Every field name of the configuration schema: only these are quoted in an error (any other key
+    is the user's own text, such as a name written as a mapping key)."""
+    found: set[str] = set()
+
+    def walk(model) -> None:
+        for name, field in model.model_fields.items():
+            found.add(name)
+            for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    walk(arg)
+
+    walk(PipelineConfig)
+    return found
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except that a key given twice in one mapping is an error.
 
@@ -209,7 +225,8 @@ def _check_unique(node: yaml.Node, source: str, path: list[str]) -> None:
             where = ".".join(path)
             free = bool(path) and path[-1] in _FREE_KEYS
             if key in seen:
-                name = f"a key under {where}" if free else f"'{'.'.join([*path, str(key)])}'"
+                known = not free and key in _schema_keys() and all(k in _schema_keys() for k in path)
+                name = f"'{'.'.join([*path, str(key)])}'" if known else f"a key under {where or 'the top level'}"
                 raise ConfigError(
                     f"{source}: line {k.start_mark.line + 1}: {name} is given twice (first at line "
                     f"{seen[key]}); the earlier value would be lost: merge them into one"

@@ -124,9 +124,10 @@ CODE_WORDS = frozenset(
     stereo mic phone telefon pt patient case sag subject id no nr number nummer study studie project
     projekt baseline visit besog week uge month maned year ar fg ip""".split()
 )
-# a number, a letter, a letter and a number (p07, s2b), a code word and a number (int03, fg2);
+# a number of at most 4 digits (longer ones may be a phone or CPR number), a letter, a letter and a
+# number (p07, s2b), a code word and a number (int03, fg2);
 # not two or more letters and a number: "eva2", "bo1" are names
-_CODE_TOKEN = re.compile(r"\d+[a-z]{0,2}|[a-z]|[a-z]\d+[a-z]?|(?:" + "|".join(sorted(CODE_WORDS)) + r")\d+")
+_CODE_TOKEN = re.compile(r"\d{1,4}[a-z]{0,2}|[a-z]|[a-z]\d+[a-z]?|(?:" + "|".join(sorted(CODE_WORDS)) + r")\d+")
 
 
 def looks_like_code(stem: str) -> bool:
@@ -456,14 +457,14 @@ class _SecondsBar:
 
 
 
-def _label_holds_a_name(label: str, known_names: list[str]) -> bool:
-    """True when a word of a configured speaker label is a known name or in the name gazetteer."""
-    from pipeline.deid.gazetteer import fold, load_name_gazetteer
+def configured_roles(labels: list[str], role_labels: list[str]) -> list[str]:
+    """The configured speaker labels that name a role ('Interviewer', 'Deltager', 'P{n}', or one of
+    ``deidentify.role_labels``) and so are kept; any other label ('Mogens Kjær', 'Interviewer MK') is
+    pseudonymised like a name."""
+    from pipeline.deid.language import is_role_label
 
-    words = [w for w in re.findall(r"[^\W\d_]+", label.replace("{n}", " ")) if len(w) > 1]
-    known = {fold(w) for name in known_names for w in re.findall(r"[^\W\d_]+", name)}
-    gazetteer = load_name_gazetteer()
-    return any(fold(w) in known or gazetteer.is_name(w) for w in words)
+    return [lb for lb in labels if is_role_label(lb.replace("{n}", "1"), role_labels)]
+
 
 class Coordinator:
     def __init__(
@@ -499,9 +500,7 @@ class Coordinator:
 
             labels = self.config.speakers.labels
             roles = [labels.interviewer, labels.participant, labels.group_participant, labels.single]
-            # A configured label is a role ('Forsker', 'Deltager') and kept, unless a word of it is a
-            # name ('Mogens Kjær'): then it is pseudonymised like any name.
-            roles = [r for r in roles if not _label_holds_a_name(r, self.config.deidentify.known_names)]
+            roles = configured_roles(roles, self.config.deidentify.role_labels)
             self._deidentifier = Deidentifier(self.config.deidentify, role_labels=roles)
         return self._deidentifier
 

@@ -202,7 +202,7 @@ def test_danish_text_without_personal_data_keeps_its_words(engine):
     shareable, reds = engine.deidentify(raw, PseudonymKey())
     assert shareable.provenance["deidentify"]["language"] == "da"
     assert shareable.provenance["deidentify"]["danish_lists"] is True
-    assert len(reds) <= 2
+    assert reds == [], [(r.entity_type, r.start, r.end) for r in reds]
     assert [s.label for s in shareable.speakers] == ["Interviewer", "Deltager"]
 
 

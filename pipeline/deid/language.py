@@ -114,11 +114,15 @@ def is_role_label(label: str, extra: Iterable[str] = ()) -> bool:
     return bool(m) and m.group("word").casefold() in ROLE_WORDS
 
 
-# "(2 s)", "(16 s)", "(1.5 s)": pause markers; "[inaudible 00:12–00:18]", "[uhørligt 1:02:03-1:02:09]".
+# "(2 s)", "(16 s)", "(1.5 s)": pause markers; "[inaudible 00:12–00:18]", "[uhørligt 1:02:03-1:02:09]",
+# "[inaudible]", "[laughter]". Only these exact forms: a marker has no free text, so nothing a speaker
+# said (or a reviewer typed) can hide a name inside brackets.
+_MARKER_WORDS = r"(?:inaudible|uhørligt|unclear|utydeligt|crosstalk|overlap|laughter|latter|pause)"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 MARKER_RE = re.compile(
     r"\(\s*\d+(?:[.,]\d+)?\s*(?:s|sek|sec|seconds?|sekunder)\.?\s*\)"
-    r"|\[[^\[\]\n]{0,40}?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*[–—-]\s*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*\]"
-    r"|\[(?:inaudible|uhørligt|unclear|utydeligt|crosstalk|overlap|laughter|latter|pause)[^\[\]\n]{0,30}\]",
+    rf"|\[(?:{_MARKER_WORDS}\s+)?{_CLOCK}\s*[–—-]\s*{_CLOCK}\s*\]"
+    rf"|\[{_MARKER_WORDS}\]",
     re.IGNORECASE,
 )
 

@@ -216,7 +216,7 @@ def transcript_text(t: Transcript) -> str:
 _CONFIG_PARTS = (("transcribe", "config"), ("transcribe", "decode"), ("transcribe", "model"),
                  ("speakers", "options"), ("speakers", "resolved"))  # fmt: skip
 _SAFE_STRING = re.compile(
-    r"[0-9a-f]{64}|S\d{1,3}|[a-z]{2,3}|package:[\w.-]+|(?:tiny|base|small|medium|large|turbo|distil)[\w.-]*"
+    r"[0-9a-f]{64}|S\d{1,3}|package:[\w.-]+|(?:tiny|base|small|medium|large|turbo|distil)[\w.-]*"
     r"|\d+(?:\.\d+)*"
 )
 CUSTOM = "custom"

@@ -28,19 +28,19 @@ from presidio_analyzer.predefined_recognizers import (
 from pipeline.deid.recognizers.address import OrganisationRecognizer, StreetAddressRecognizer
 from pipeline.deid.recognizers.base import BuildContext
 from pipeline.deid.recognizers.contact import OfflineEmailRecognizer, SpokenEmailRecognizer
-from pipeline.deid.recognizers.danish import (
-    DanishAddressRecognizer,
-    DanishAgeRecognizer,
-    DanishNameCueRecognizer,
-    DanishNameRecognizer,
-    DanishPlaceRecognizer,
-)
 from pipeline.deid.recognizers.cues import (
     EmployerRecognizer,
     MoreNameCueRecognizer,
     OtherScriptNameRecognizer,
     PlaceCueRecognizer,
     SpelledNameRecognizer,
+)
+from pipeline.deid.recognizers.danish import (
+    DanishAddressRecognizer,
+    DanishAgeRecognizer,
+    DanishNameCueRecognizer,
+    DanishNameRecognizer,
+    DanishPlaceRecognizer,
 )
 from pipeline.deid.recognizers.names import GazetteerNameRecognizer, KnownNameRecognizer, NameCueRecognizer
 from pipeline.deid.recognizers.numbers import (

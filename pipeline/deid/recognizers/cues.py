@@ -19,6 +19,7 @@ from presidio_analyzer import RecognizerResult
 from pipeline.deid.gazetteer import FUNCTION_WORDS, fold
 from pipeline.deid.recognizers.address import TRAILING_STRONG, TRAILING_WEAK
 from pipeline.deid.recognizers.base import InterviewRecognizer
+from pipeline.deid.recognizers.danish import COMMON_PROPER
 
 _LETTER = r"[^\W\d_]"
 SPELLED = re.compile(
@@ -96,7 +97,8 @@ NOT_PLACE = frozenset(
 
 def _plain(place: str) -> bool:
     first = place.split()[0]
-    return fold(first) in FUNCTION_WORDS or fold(first) in NOT_PLACE or fold(first) in DA_FUNCTION
+    f = fold(first)
+    return f in FUNCTION_WORDS or f in NOT_PLACE or f in DA_FUNCTION or f in COMMON_PROPER
 
 
 DA_FUNCTION = frozenset(
