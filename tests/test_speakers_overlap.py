@@ -3,6 +3,8 @@ reported when the audio cannot give it, and the segmentation-3.0 model fetched a
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -72,13 +74,15 @@ def test_segmentation_model_is_fetched_checked_and_finds_overlap():
     from pipeline.speakers import segmentation
     from pipeline.speakers.base import load_wav
 
-    path = model_path("segmentation-3.0.bin")
+    path = model_path("segmentation-3.0.bin", download=False)
     if path is None:
-        pytest.skip("segmentation-3.0 not fetched and no network (python -m pipeline.speakers.fetch)")
+        if os.environ.get("CI"):  # scripts/install.sh fetches it (scripts/install_speaker_models.sh)
+            pytest.fail("segmentation-3.0 missing: scripts/install_speaker_models.sh did not fetch it")
+        pytest.skip("segmentation-3.0 not fetched (scripts/install_speaker_models.sh)")
     wav = eval_path("speakers", "ami30s", "trn09.wav")  # 13.2 s of 30 s overlapped (RTTM)
     act = segmentation.activity(Samples.of_array(load_wav(wav, mono=True)), path, step=5.0)
     found = segmentation.overlap_regions(act, 0.4)
-    assert 3.0 <= sum(e - s for s, e in found) <= 13.2  # measured 7.0 s, 6.9 s of it reference overlap
+    assert 5.5 <= sum(e - s for s, e in found) <= 8.5  # measured 7.0 s, 6.9 s of it reference overlap
     assert max(act.local_speakers(1.0)) == 2
     silence = segmentation.activity(Samples.of_array(np.zeros(16000 * 3, dtype=np.float32)), path)
     assert segmentation.overlap_regions(silence) == [] and act.chunks[0].shape[1] == 3
